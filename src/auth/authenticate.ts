@@ -1,0 +1,37 @@
+import type { Clock } from '../clock.js';
+import { AuthError } from '../errors/auth-error.js';
+import { isSessionActive, type Session } from '../sessions/session.js';
+import type { StoreSet } from '../store/stores.js';
+import type { AccessTokenClaims, AccessTokens } from '../tokens/access-token.js';
+import type { User } from '../users/user.js';
+
+/** Who is calling: a verified access token, its user and its session. */
+export interface AuthContext {
+  claims: AccessTokenClaims;
+  user: User;
+  session: Session;
+}
+
+export type Authenticate = (token: string) => Promise<AuthContext>;
+
+/**
+ * The access-token pipeline: the token's own checks (signature, alg, typ, iss, aud, time), then
+ * the state it depends on: the user exists and is enabled, the session is the user's and active.
+ * Every failure is 401 `invalid_token`.
+ */
+export function createAuthenticate(options: { tokens: AccessTokens; stores: StoreSet; clock: Clock }): Authenticate {
+  const { tokens, stores, clock } = options;
+
+  return async function authenticate(token) {
+    const claims = await tokens.verify(token);
+    const [user, session] = await Promise.all([
+      stores.users.findById(claims.sub),
+      stores.sessions.findById(claims.sid),
+    ]);
+    if (!user || user.disabled) throw new AuthError('invalid_token', { detail: 'user missing or disabled' });
+    if (!session || session.userId !== user.id || !isSessionActive(session, clock.now())) {
+      throw new AuthError('invalid_token', { detail: 'session ended' });
+    }
+    return { claims, user, session };
+  };
+}

@@ -1,0 +1,50 @@
+import { ConfigError } from '../config/config.js';
+import { KeyDecryptionError } from '../keys/key-ring.js';
+import { migrateCommand } from './migrate.js';
+import { serveCommand } from './serve.js';
+
+const usage = `Usage: tessera <command>
+
+Commands:
+  serve      start the HTTP server (migrates the database first)
+  migrate    apply database migrations and exit
+
+Configuration is read from the environment and an optional .env file; see README.md.
+`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  serve: serveCommand,
+  migrate: migrateCommand,
+};
+
+/** Runs a CLI command and returns its exit code. Expected failures print one line, no stack. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage);
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`tessera: unknown command "${name}"\n\n${usage}`);
+    return 1;
+  }
+  try {
+    return await command(args);
+  } catch (error) {
+    process.stderr.write(`tessera: ${describe(error)}\n`);
+    return 1;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof KeyDecryptionError) return error.message;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') {
+    return `cannot connect to the database (${code}); check DATABASE_URL`;
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

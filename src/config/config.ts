@@ -1,0 +1,76 @@
+import type { SigningAlg } from './schema.js';
+
+/** The one typed, frozen configuration object. Durations are in milliseconds. */
+export interface Config {
+  /** `PORT`, default 8080. */
+  readonly port: number;
+  /** `HOST`, default 127.0.0.1. */
+  readonly host: string;
+  /** `DATABASE_URL`; when absent the embedded PGlite store in `dataDir` is used. */
+  readonly databaseUrl: string | undefined;
+  /** `REDIS_URL`; when absent hot state is kept in-process. */
+  readonly redisUrl: string | undefined;
+  /** `TESSERA_DATA_DIR`, default ./.tessera (embedded database, development secret). */
+  readonly dataDir: string;
+  /** `TESSERA_ISSUER`, default http://HOST:PORT; the `iss` of every token. */
+  readonly issuer: string;
+  /** `TESSERA_AUDIENCE`, default "tessera"; the `aud` of every access token. */
+  readonly audience: string;
+  /** `TESSERA_SECRET` (at least 32 characters): encrypts private keys at rest. */
+  readonly secret: string;
+  /** Where the secret came from: the environment, or a development file in the data dir. */
+  readonly secretSource: 'env' | 'data-dir';
+  /** `TESSERA_SIGNING_ALG`, default RS256. */
+  readonly signingAlg: SigningAlg;
+  /** `TESSERA_ACCESS_TTL`, default 15m. */
+  readonly accessTtlMs: number;
+  /** `TESSERA_REFRESH_TTL`, default 7d: idle expiry of a refresh token. */
+  readonly refreshTtlMs: number;
+  /** `TESSERA_SESSION_MAX_AGE`, default 30d: absolute session lifetime. */
+  readonly sessionMaxAgeMs: number;
+  /** `TESSERA_REFRESH_REUSE_GRACE`, default 10s. */
+  readonly refreshReuseGraceMs: number;
+  /** `TESSERA_KEY_ROTATION`, default 90d. */
+  readonly keyRotationMs: number;
+  /** `TESSERA_MAX_SESSIONS_PER_USER`, default 10. */
+  readonly maxSessionsPerUser: number;
+  /** `TESSERA_SESSION_BINDING`, default lax. */
+  readonly sessionBinding: 'lax' | 'strict';
+  /** `TESSERA_SIGNUP`, default closed. */
+  readonly signup: 'closed' | 'open';
+  /** `TESSERA_HIBP`, default offline. */
+  readonly hibp: 'offline' | 'online';
+  /** `TESSERA_PASSWORD_MIN_LENGTH`, default 12 (characters). */
+  readonly passwordMinLength: number;
+  /** `TESSERA_TRUST_PROXY`: false (default), a hop count, or trusted proxy IPs/CIDRs. */
+  readonly trustProxy: false | number | readonly string[];
+  /** `TESSERA_CORS_ORIGINS`: origins allowed by CORS; empty (default) sends no CORS headers. */
+  readonly corsOrigins: readonly string[];
+  /** `TESSERA_METRICS_TOKEN`: bearer token required by /metrics when set. */
+  readonly metricsToken: string | undefined;
+  /** `TESSERA_AUDIT_RETENTION`, default 365d. */
+  readonly auditRetentionMs: number;
+  /** `TESSERA_BOOTSTRAP_ADMIN` (`name:password`): the first admin, created when there are no users. */
+  readonly bootstrapAdmin: { readonly username: string; readonly password: string } | undefined;
+  /** `TESSERA_LOG_LEVEL`, default info. */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Development defaults in effect, each a sentence; logged once at start-up. */
+  readonly warnings: readonly string[];
+}
+
+export interface ConfigIssue {
+  variable: string;
+  message: string;
+}
+
+/** Thrown for an invalid configuration; its message names every offending variable. */
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(
+      `Invalid configuration:\n${issues.map((issue) => `  ${issue.variable}: ${issue.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}

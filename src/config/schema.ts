@@ -1,0 +1,155 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const signingAlgs = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = (typeof signingAlgs)[number];
+
+function duration(fallback: string, { min = 1000, max = 3650 * 86_400_000 } = {}) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration such as 10s, 15m, 12h or 7d' });
+        return z.NEVER;
+      }
+      if (ms < min || ms > max) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${min / 1000}s and ${max / 86_400_000}d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+function integer(fallback: number, min: number, max: number) {
+  return z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      if (!/^\d{1,9}$/.test(text.trim())) {
+        ctx.addIssue({ code: 'custom', message: 'must be a whole number' });
+        return z.NEVER;
+      }
+      const value = Number(text.trim());
+      if (value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()));
+
+function databaseUrl() {
+  return optionalText.refine(
+    (url) => url === undefined || /^postgres(ql)?:\/\//.test(url),
+    'must be a postgres:// or postgresql:// URL',
+  );
+}
+
+const issuerUrl = optionalText.transform((text, ctx) => {
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
+    return z.NEVER;
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username) {
+    ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL without query, fragment or credentials' });
+    return z.NEVER;
+  }
+  return text.replace(/\/+$/, '');
+});
+
+/** `TESSERA_TRUST_PROXY`: a hop count, or a comma-separated list of IPs and CIDRs. */
+const trustProxy = optionalText.transform((text, ctx): number | string[] | false => {
+  if (text === undefined || text === 'false') return false;
+  if (/^\d{1,2}$/.test(text)) return Number(text);
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, prefix, ...rest] = entry.split('/');
+    const family = isIP(address ?? '');
+    const prefixOk =
+      prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be a hop count or a comma-separated list of IP addresses and CIDRs' });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
+
+const corsOrigins = optionalText.transform((text, ctx) => {
+  if (text === undefined) return [] as string[];
+  const origins = text.split(',').map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.origin !== origin) {
+      ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of origins such as https://app.example.com' });
+      return z.NEVER;
+    }
+  }
+  return origins;
+});
+
+const bootstrapAdmin = optionalText.transform((text, ctx) => {
+  if (text === undefined) return undefined;
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon === text.length - 1) {
+    // Never echo the value: it holds a password.
+    ctx.addIssue({ code: 'custom', message: 'must have the form name:password' });
+    return z.NEVER;
+  }
+  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+});
+
+/** The environment variables Tessera reads, with their defaults (SPEC §8). */
+export const envSchema = z.object({
+  PORT: integer(8080, 0, 65535),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  DATABASE_URL: databaseUrl(),
+  REDIS_URL: optionalText.refine(
+    (url) => url === undefined || /^rediss?:\/\//.test(url),
+    'must be a redis:// or rediss:// URL',
+  ),
+  TESSERA_DATA_DIR: z.string().trim().min(1).default('./.tessera'),
+  TESSERA_ISSUER: issuerUrl,
+  TESSERA_AUDIENCE: z.string().trim().min(1).max(256).default('tessera'),
+  TESSERA_SECRET: optionalText.refine(
+    (secret) => secret === undefined || Buffer.byteLength(secret) >= 32,
+    'must be at least 32 characters (generate one with `openssl rand -base64 48`)',
+  ),
+  TESSERA_SIGNING_ALG: z.enum(signingAlgs).default('RS256'),
+  TESSERA_ACCESS_TTL: duration('15m', { min: 30_000, max: 86_400_000 }),
+  TESSERA_REFRESH_TTL: duration('7d', { min: 60_000 }),
+  TESSERA_SESSION_MAX_AGE: duration('30d', { min: 60_000 }),
+  TESSERA_REFRESH_REUSE_GRACE: duration('10s', { min: 0, max: 300_000 }),
+  TESSERA_KEY_ROTATION: duration('90d', { min: 3_600_000 }),
+  TESSERA_MAX_SESSIONS_PER_USER: integer(10, 1, 10_000),
+  TESSERA_SESSION_BINDING: z.enum(['lax', 'strict']).default('lax'),
+  TESSERA_SIGNUP: z.enum(['closed', 'open']).default('closed'),
+  TESSERA_HIBP: z.enum(['offline', 'online']).default('offline'),
+  TESSERA_PASSWORD_MIN_LENGTH: integer(12, 8, 128),
+  TESSERA_TRUST_PROXY: trustProxy,
+  TESSERA_CORS_ORIGINS: corsOrigins,
+  TESSERA_METRICS_TOKEN: optionalText,
+  TESSERA_AUDIT_RETENTION: duration('365d', { min: 86_400_000 }),
+  TESSERA_BOOTSTRAP_ADMIN: bootstrapAdmin,
+  TESSERA_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.input<typeof envSchema>;
+export type ParsedEnv = z.output<typeof envSchema>;

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
+import { verify as bcryptVerify } from '@node-rs/bcrypt';
+
+/**
+ * OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
+ * @node-rs/argon2 runs the hash on the libuv thread pool, off the event loop.
+ */
+export const argon2Params = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+const argon2Prefix = `$argon2id$v=19$m=${argon2Params.memoryCost},t=${argon2Params.timeCost},p=${argon2Params.parallelism}$`;
+const bcryptPattern = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** True when `password` matches `hash` (argon2id or an imported bcrypt hash). */
+  verify(hash: string, password: string): Promise<boolean>;
+  /**
+   * Spends the same time as verifying a real argon2id hash and returns false, so an unknown
+   * user is indistinguishable from a wrong password.
+   */
+  verifyDummy(password: string): Promise<false>;
+  /** True for hashes that are not argon2id with the current parameters (bcrypt, older costs). */
+  needsRehash(hash: string): boolean;
+}
+
+export function createPasswordHasher(): PasswordHasher {
+  let dummy: Promise<string> | undefined;
+  // Algorithm.Argon2id; the package exports it as an ambient const enum.
+  const options = { algorithm: 2 as Algorithm, ...argon2Params };
+
+  return {
+    hash: (password) => argon2Hash(password, options),
+
+    async verify(hash, password) {
+      try {
+        if (hash.startsWith('$argon2')) return await argon2Verify(hash, password);
+        if (bcryptPattern.test(hash)) return await bcryptVerify(password, hash);
+      } catch {
+        // A corrupt stored hash is a failed verification, never a 500.
+      }
+      return false;
+    },
+
+    async verifyDummy(password) {
+      dummy ??= argon2Hash(randomBytes(32).toString('base64url'), options);
+      await argon2Verify(await dummy, password).catch(() => false);
+      return false;
+    },
+
+    needsRehash: (hash) => !hash.startsWith(argon2Prefix),
+  };
+}

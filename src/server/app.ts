@@ -1,0 +1,71 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Tessera } from '../service.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { registerRequestContext, requestIdFor } from './plugins/request-context.js';
+import { authRoutes } from './routes/auth.js';
+import { healthRoutes } from './routes/health.js';
+import { wellKnownRoutes } from './routes/well-known.js';
+
+/** Request bodies larger than this are refused with 413 before parsing. */
+export const bodyLimitBytes = 64 * 1024;
+
+export interface AppOptions {
+  /** A pino logger; none disables request logging (tests). */
+  logger?: Logger;
+}
+
+/** Builds the HTTP API over a Tessera. Routes only translate HTTP to service calls and back. */
+export async function buildApp(tessera: Tessera, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = tessera;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    genReqId: requestIdFor,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    bodyLimit: bodyLimitBytes,
+    // Fastify (proxy-addr) accepts a hop count too; its type declarations omit it.
+    trustProxy: (typeof config.trustProxy === 'object' ? [...config.trustProxy] : config.trustProxy) as boolean | string[],
+    // Slow-loris bound: a request must arrive whole within this time.
+    requestTimeout: 30_000,
+    routerOptions: { maxParamLength: 200 },
+    ajv: {
+      customOptions: {
+        // Unknown fields are an error, never silently dropped; types are never coerced.
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  }) as unknown as FastifyInstance;
+
+  // JSON only: every other media type (text/plain included) is 415.
+  app.removeContentTypeParser('text/plain');
+  registerErrorHandling(app);
+  registerRequestContext(app);
+
+  await app.register(helmet, {
+    // A JSON API: nothing may be framed, loaded or executed from its responses.
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: config.issuer.startsWith('https:') ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...config.corsOrigins],
+      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-api-key'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
+      maxAge: 600,
+    });
+  }
+
+  await app.register(healthRoutes, { tessera });
+  await app.register(wellKnownRoutes, { tessera });
+  await app.register(authRoutes, { tessera });
+  return app;
+}

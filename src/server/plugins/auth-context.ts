@@ -1,0 +1,33 @@
+import type { FastifyRequest } from 'fastify';
+import type { AuthContext, Authenticate } from '../../auth/authenticate.js';
+import { AuthError } from '../../errors/auth-error.js';
+import { realm } from './errors.js';
+
+/** RFC 6750 §2.1 b64token. */
+const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * The bearer token of a request, from the Authorization header only (never a query string or
+ * body). No header, or another scheme: a 401 without an error code (RFC 6750 §3.1).
+ */
+export function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer +(\S+) *$/i.exec(header) : null;
+  if (!match) {
+    if (typeof header === 'string' && /^Bearer(\s|$)/i.test(header)) {
+      throw new AuthError('invalid_token', { description: 'The Authorization header is malformed.' });
+    }
+    throw new AuthError('invalid_token', {
+      description: 'A bearer access token is required.',
+      headers: { 'www-authenticate': `Bearer realm="${realm}"` },
+    });
+  }
+  const token = match[1]!;
+  if (!b64token.test(token)) throw new AuthError('invalid_token', { description: 'The bearer token is malformed.' });
+  return token;
+}
+
+/** Authenticates the request's bearer token; every failure is 401 invalid_token. */
+export async function requireAuth(request: FastifyRequest, authenticate: Authenticate): Promise<AuthContext> {
+  return authenticate(bearerToken(request));
+}

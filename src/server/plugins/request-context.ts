@@ -1,0 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+
+/** An inbound x-request-id is kept only if it is short and plain; anything else is replaced. */
+const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdFor(request: IncomingMessage): string {
+  const inbound = request.headers['x-request-id'];
+  return typeof inbound === 'string' && saneRequestId.test(inbound) ? inbound : randomUUID();
+}
+
+/**
+ * Headers every response carries: its x-request-id, and `Cache-Control: no-store` unless the
+ * route chose a cache policy (tokens and user data must never be cached, RFC 6749 §5.1).
+ */
+export function registerRequestContext(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    if (!reply.hasHeader('cache-control')) {
+      reply.header('cache-control', 'no-store');
+      reply.header('pragma', 'no-cache');
+    }
+    return payload;
+  });
+}

@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AuthError } from '../../errors/auth-error.js';
+import type { Tessera } from '../../service.js';
+import type { Session } from '../../sessions/session.js';
+import type { User } from '../../users/user.js';
+import { requireAuth } from '../plugins/auth-context.js';
+import { LoginBody, MeResponse, RegisterBody, RegisteredUser, TokenResponseSchema } from '../schemas/auth.js';
+import { errorResponses } from '../schemas/common.js';
+
+const maxUserAgentLength = 512;
+
+/** The caller's user agent as stored: bounded, without control characters. */
+export function userAgentOf(request: FastifyRequest): string | null {
+  const value = request.headers['user-agent'];
+  if (typeof value !== 'string' || value === '') return null;
+  return value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, maxUserAgentLength);
+}
+
+function registeredUser(user: User) {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    roles: user.roles,
+    permissions: user.permissions,
+    created_at: user.createdAt.toISOString(),
+  };
+}
+
+function sessionView(session: Session) {
+  return {
+    id: session.id,
+    device_name: session.deviceName,
+    ip: session.ip,
+    user_agent: session.userAgent,
+    created_at: session.createdAt.toISOString(),
+    last_active_at: session.lastActiveAt.toISOString(),
+    expires_at: session.expiresAt.toISOString(),
+  };
+}
+
+export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.post(
+    '/auth/login',
+    { schema: { body: LoginBody, response: { 200: TokenResponseSchema, ...errorResponses } } },
+    async (request) => {
+      const { username, email, password, device } = request.body;
+      if ((username === undefined) === (email === undefined)) {
+        throw new AuthError('invalid_request', { description: 'Give exactly one of username or email.' });
+      }
+      return tessera.login({ username, email, password, device, ip: request.ip, userAgent: userAgentOf(request) });
+    },
+  );
+
+  app.post(
+    '/auth/register',
+    { schema: { body: RegisterBody, response: { 201: RegisteredUser, ...errorResponses } } },
+    async (request, reply) => {
+      const user = await tessera.users.register(request.body);
+      return reply.code(201).send(registeredUser(user));
+    },
+  );
+
+  app.get('/auth/me', { schema: { response: { 200: MeResponse, ...errorResponses } } }, async (request) => {
+    const { user, claims, session } = await requireAuth(request, tessera.authenticate);
+    return {
+      user: registeredUser(user),
+      roles: claims.roles,
+      permissions: claims.permissions,
+      amr: claims.amr,
+      session: sessionView(session),
+    };
+  });
+}

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { AuthError } from '../../errors/auth-error.js';
+import type { Tessera } from '../../service.js';
+import { ErrorResponse } from '../schemas/common.js';
+
+const readinessTimeoutMs = 2000;
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function healthRoutes(app: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+  const Status = Type.Object({ status: Type.String() });
+
+  app.get('/healthz', { schema: { response: { 200: Status } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { response: { 200: Status, 503: ErrorResponse } } }, async (request) => {
+    try {
+      await withTimeout(tessera.ready(), readinessTimeoutMs);
+    } catch (error) {
+      request.log.warn({ err: error }, 'not ready: database unreachable');
+      throw new AuthError('service_unavailable', { description: 'The database is not reachable.' });
+    }
+    return { status: 'ready' };
+  });
+}

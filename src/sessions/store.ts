@@ -1,0 +1,11 @@
+import type { NewSession, Session } from './session.js';
+
+/** Persistence of sign-in sessions (one per device sign-in; the refresh-token family). */
+export interface SessionStore {
+  create(session: NewSession): Promise<Session>;
+  findById(id: string): Promise<Session | undefined>;
+  /** Sessions of a user that are neither revoked nor expired at `now`, oldest first. */
+  listActiveByUser(userId: string, now: Date): Promise<Session[]>;
+  /** Marks the session revoked; returns false if it was already revoked or does not exist. Idempotent. */
+  revoke(id: string, at: Date, reason: string): Promise<boolean>;
+}

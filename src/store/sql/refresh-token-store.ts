@@ -1,0 +1,60 @@
+import type { RefreshTokenRecord, RefreshTokenStore } from '../../tokens/refresh-token-store.js';
+import type { Queryable } from './db.js';
+import { isUuid } from './uuid.js';
+
+interface RefreshTokenRow {
+  id: string;
+  session_id: string;
+  user_id: string;
+  secret_hash: string;
+  created_at: Date;
+  expires_at: Date;
+  consumed_at: Date | null;
+  successor_id: string | null;
+  successor_sealed: string | null;
+  revoked_at: Date | null;
+}
+
+const columns =
+  'id, session_id, user_id, secret_hash, created_at, expires_at, consumed_at, successor_id, successor_sealed, revoked_at';
+
+function toRecord(row: RefreshTokenRow): RefreshTokenRecord {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    userId: row.user_id,
+    secretHash: row.secret_hash,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    consumedAt: row.consumed_at,
+    successorId: row.successor_id,
+    successorSealed: row.successor_sealed,
+    revokedAt: row.revoked_at,
+  };
+}
+
+export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
+  return {
+    async insert(token) {
+      await db.query(
+        `INSERT INTO refresh_tokens (id, session_id, user_id, secret_hash, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [token.id, token.sessionId, token.userId, token.secretHash, token.createdAt, token.expiresAt],
+      );
+    },
+
+    async findById(id) {
+      const rows = await db.query<RefreshTokenRow>(`SELECT ${columns} FROM refresh_tokens WHERE id = $1`, [id]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+
+    async revokeBySession(sessionId, at) {
+      if (!isUuid(sessionId)) return 0;
+      const rows = await db.query(
+        'UPDATE refresh_tokens SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL RETURNING id',
+        [sessionId, at],
+      );
+      return rows.length;
+    },
+  };
+}

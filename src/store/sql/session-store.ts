@@ -1,0 +1,88 @@
+import type { NewSession, Session } from '../../sessions/session.js';
+import type { SessionStore } from '../../sessions/store.js';
+import type { Queryable } from './db.js';
+import { isUuid } from './uuid.js';
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  device_name: string | null;
+  device_fingerprint: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  amr: string[];
+  created_at: Date;
+  last_active_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoke_reason: string | null;
+}
+
+const columns =
+  'id, user_id, device_name, device_fingerprint, ip, user_agent, amr, created_at, last_active_at, expires_at, revoked_at, revoke_reason';
+
+function toSession(row: SessionRow): Session {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    deviceName: row.device_name,
+    deviceFingerprint: row.device_fingerprint,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    amr: row.amr,
+    createdAt: row.created_at,
+    lastActiveAt: row.last_active_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    revokeReason: row.revoke_reason,
+  };
+}
+
+export function sqlSessionStore(db: Queryable): SessionStore {
+  return {
+    async create(session: NewSession) {
+      const rows = await db.query<SessionRow>(
+        `INSERT INTO sessions (id, user_id, device_name, device_fingerprint, ip, user_agent, amr, created_at, last_active_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ${columns}`,
+        [
+          session.id,
+          session.userId,
+          session.deviceName,
+          session.deviceFingerprint,
+          session.ip,
+          session.userAgent,
+          session.amr,
+          session.createdAt,
+          session.expiresAt,
+        ],
+      );
+      return toSession(rows[0]!);
+    },
+
+    async findById(id) {
+      if (!isUuid(id)) return undefined;
+      const rows = await db.query<SessionRow>(`SELECT ${columns} FROM sessions WHERE id = $1`, [id]);
+      return rows[0] ? toSession(rows[0]) : undefined;
+    },
+
+    async listActiveByUser(userId, now) {
+      if (!isUuid(userId)) return [];
+      const rows = await db.query<SessionRow>(
+        `SELECT ${columns} FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+         ORDER BY created_at, id`,
+        [userId, now],
+      );
+      return rows.map(toSession);
+    },
+
+    async revoke(id, at, reason) {
+      if (!isUuid(id)) return false;
+      const rows = await db.query(
+        'UPDATE sessions SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING id',
+        [id, at, reason],
+      );
+      return rows.length > 0;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { SigningAlg } from '../../config/schema.js';
+import type { PublicJwk, SigningKeyRecord, SigningKeyStatus } from '../../keys/signing-key.js';
+import type { SigningKeyStore } from '../../keys/store.js';
+import { isUniqueViolation, type Queryable } from './db.js';
+
+interface SigningKeyRow {
+  kid: string;
+  alg: SigningAlg;
+  public_jwk: PublicJwk;
+  private_key_sealed: string;
+  status: SigningKeyStatus;
+  created_at: Date;
+  activated_at: Date | null;
+  retired_at: Date | null;
+  publish_until: Date | null;
+}
+
+const columns = 'kid, alg, public_jwk, private_key_sealed, status, created_at, activated_at, retired_at, publish_until';
+
+function toRecord(row: SigningKeyRow): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    publicJwk: row.public_jwk,
+    privateKeySealed: row.private_key_sealed,
+    status: row.status,
+    createdAt: row.created_at,
+    activatedAt: row.activated_at,
+    retiredAt: row.retired_at,
+    publishUntil: row.publish_until,
+  };
+}
+
+export function sqlSigningKeyStore(db: Queryable): SigningKeyStore {
+  return {
+    async listPublished(now) {
+      const rows = await db.query<SigningKeyRow>(
+        `SELECT ${columns} FROM signing_keys
+         WHERE status <> 'retired' OR publish_until > $1
+         ORDER BY created_at, kid`,
+        [now],
+      );
+      return rows.map(toRecord);
+    },
+
+    async insertActiveIfNone(key) {
+      try {
+        const rows = await db.query(
+          `INSERT INTO signing_keys (kid, alg, public_jwk, private_key_sealed, status, created_at, activated_at)
+           VALUES ($1, $2, ($3::text)::jsonb, $4, 'active', $5, $5)
+           ON CONFLICT DO NOTHING RETURNING kid`,
+          [key.kid, key.alg, JSON.stringify(key.publicJwk), key.privateKeySealed, key.createdAt],
+        );
+        return rows.length > 0;
+      } catch (error) {
+        if (isUniqueViolation(error)) return false;
+        throw error;
+      }
+    },
+
+    async retire(kid, at, publishUntil) {
+      await db.query(
+        `UPDATE signing_keys SET status = 'retired', retired_at = $2, publish_until = $3
+         WHERE kid = $1 AND status = 'active'`,
+        [kid, at, publishUntil],
+      );
+    },
+  };
+}

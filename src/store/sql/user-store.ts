@@ -1,0 +1,111 @@
+import { AuthError } from '../../errors/auth-error.js';
+import type { UserStore } from '../../users/store.js';
+import type { NewUser, User } from '../../users/user.js';
+import { isUniqueViolation, type Queryable } from './db.js';
+import { isUuid } from './uuid.js';
+
+interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  password_hash: string;
+  roles: string[];
+  permissions: string[];
+  tenant: string | null;
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+  password_changed_at: Date;
+}
+
+const columns =
+  'id, username, email, password_hash, roles, permissions, tenant, disabled, created_at, updated_at, password_changed_at';
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    passwordHash: row.password_hash,
+    roles: row.roles,
+    permissions: row.permissions,
+    tenant: row.tenant,
+    disabled: row.disabled,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    passwordChangedAt: row.password_changed_at,
+  };
+}
+
+function params(user: NewUser): unknown[] {
+  return [user.id, user.username, user.email, user.passwordHash, user.roles, user.permissions, user.tenant, user.createdAt];
+}
+
+function conflict(error: unknown): never {
+  if (isUniqueViolation(error, 'users_username_key')) throw new AuthError('username_taken', { cause: error });
+  if (isUniqueViolation(error, 'users_email_key')) throw new AuthError('email_taken', { cause: error });
+  throw error;
+}
+
+export function sqlUserStore(db: Queryable): UserStore {
+  return {
+    async create(user) {
+      try {
+        const rows = await db.query<UserRow>(
+          `INSERT INTO users (id, username, email, password_hash, roles, permissions, tenant, disabled, created_at, updated_at, password_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $8, $8) RETURNING ${columns}`,
+          params(user),
+        );
+        return toUser(rows[0]!);
+      } catch (error) {
+        return conflict(error);
+      }
+    },
+
+    async createIfEmpty(user) {
+      try {
+        const rows = await db.query<UserRow>(
+          `INSERT INTO users (id, username, email, password_hash, roles, permissions, tenant, disabled, created_at, updated_at, password_changed_at)
+           SELECT $1, $2, $3, $4, $5, $6, $7, false, $8, $8, $8
+           WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING ${columns}`,
+          params(user),
+        );
+        return rows[0] ? toUser(rows[0]) : undefined;
+      } catch (error) {
+        // A concurrent bootstrap inserted the same name first: there is a user now.
+        if (isUniqueViolation(error)) return undefined;
+        throw error;
+      }
+    },
+
+    async findById(id) {
+      if (!isUuid(id)) return undefined;
+      const rows = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE id = $1`, [id]);
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    async findByUsername(username) {
+      const rows = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE username = $1`, [username]);
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    async findByEmail(email) {
+      const rows = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE email = $1`, [email]);
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    async updatePasswordHash(id, passwordHash, at, passwordChanged) {
+      await db.query(
+        `UPDATE users SET password_hash = $2, updated_at = $3,
+           password_changed_at = CASE WHEN $4 THEN $3 ELSE password_changed_at END
+         WHERE id = $1`,
+        [id, passwordHash, at, passwordChanged],
+      );
+    },
+
+    async count() {
+      const rows = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM users');
+      return rows[0]?.count ?? 0;
+    },
+  };
+}

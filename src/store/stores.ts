@@ -1,0 +1,20 @@
+import type { SigningKeyStore } from '../keys/store.js';
+import type { SessionStore } from '../sessions/store.js';
+import type { RefreshTokenStore } from '../tokens/refresh-token-store.js';
+import type { UserStore } from '../users/store.js';
+
+/** One typed store per aggregate. */
+export interface Stores {
+  users: UserStore;
+  sessions: SessionStore;
+  refreshTokens: RefreshTokenStore;
+  signingKeys: SigningKeyStore;
+}
+
+/** The stores, plus a unit of work: everything done through `tx` commits or rolls back together. */
+export interface StoreSet extends Stores {
+  transaction<T>(fn: (tx: Stores) => Promise<T>): Promise<T>;
+  /** Resolves when the backing database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { AuthError } from '../errors/auth-error.js';
+import type { PasswordHasher } from '../passwords/hasher.js';
+import { assertPasswordPolicy } from '../passwords/rules.js';
+import type { StoreSet } from '../store/stores.js';
+import type { User } from './user.js';
+import { canonicalEmail, canonicalUsername, isValidEmail, isValidUsername } from './username.js';
+
+export interface CreateUserInput {
+  username: string;
+  email?: string | null | undefined;
+  password: string;
+  roles?: string[];
+  permissions?: string[];
+}
+
+export interface UserServiceOptions {
+  stores: StoreSet;
+  hasher: PasswordHasher;
+  clock: Clock;
+  signup: 'closed' | 'open';
+  passwordMinLength: number;
+}
+
+export interface UserService {
+  /** Creates an account (admin, CLI, bootstrap): canonical names, password policy, argon2id. */
+  create(input: CreateUserInput): Promise<User>;
+  /** Self-service sign-up: `create` without roles, refused unless TESSERA_SIGNUP=open. */
+  register(input: Pick<CreateUserInput, 'username' | 'email' | 'password'>): Promise<User>;
+  /** Creates `username` with role admin when there are no users yet; undefined otherwise. */
+  bootstrapAdmin(username: string, password: string): Promise<User | undefined>;
+}
+
+export function createUserService(options: UserServiceOptions): UserService {
+  const { stores, hasher, clock } = options;
+
+  async function prepare(input: CreateUserInput) {
+    const username = canonicalUsername(input.username);
+    if (!isValidUsername(username)) {
+      throw new AuthError('invalid_request', {
+        description: 'The username must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit.',
+      });
+    }
+    let email: string | null = null;
+    if (input.email !== undefined && input.email !== null) {
+      email = canonicalEmail(input.email);
+      if (!isValidEmail(email)) throw new AuthError('invalid_request', { description: 'The e-mail address is not valid.' });
+    }
+    assertPasswordPolicy(input.password, options.passwordMinLength);
+    // Refuse a taken name before spending a hash on it; the unique index still decides races.
+    if (await stores.users.findByUsername(username)) throw new AuthError('username_taken');
+    if (email !== null && (await stores.users.findByEmail(email))) throw new AuthError('email_taken');
+    return {
+      id: randomUUID(),
+      username,
+      email,
+      passwordHash: await hasher.hash(input.password),
+      roles: [...new Set(input.roles ?? [])],
+      permissions: [...new Set(input.permissions ?? [])],
+      tenant: null,
+      createdAt: new Date(clock.now()),
+    };
+  }
+
+  return {
+    async create(input) {
+      return stores.users.create(await prepare(input));
+    },
+
+    async register(input) {
+      if (options.signup !== 'open') throw new AuthError('signup_disabled');
+      return stores.users.create(await prepare({ ...input, roles: [], permissions: [] }));
+    },
+
+    async bootstrapAdmin(username, password) {
+      if ((await stores.users.count()) > 0) return undefined;
+      return stores.users.createIfEmpty(await prepare({ username, password, roles: ['admin'] }));
+    },
+  };
+}

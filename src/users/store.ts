@@ -1,0 +1,23 @@
+import type { NewUser, User } from './user.js';
+
+/** Persistence of user accounts. */
+export interface UserStore {
+  /**
+   * Inserts a user. Throws AuthError `username_taken` or `email_taken` when the canonical
+   * username or e-mail already exists, including when a concurrent insert wins the race.
+   */
+  create(user: NewUser): Promise<User>;
+  /**
+   * Inserts the user only if the table is empty (bootstrap admin). Returns undefined when a
+   * user already exists; of concurrent callers at most one inserts.
+   */
+  createIfEmpty(user: NewUser): Promise<User | undefined>;
+  findById(id: string): Promise<User | undefined>;
+  /** Looks up by canonical username. */
+  findByUsername(username: string): Promise<User | undefined>;
+  /** Looks up by lower-cased e-mail. */
+  findByEmail(email: string): Promise<User | undefined>;
+  /** Replaces the stored hash (e.g. bcrypt → argon2id rehash); `changedAt` set only for a new password. */
+  updatePasswordHash(id: string, passwordHash: string, at: Date, passwordChanged: boolean): Promise<void>;
+  count(): Promise<number>;
+}
