@@ -49,7 +49,7 @@ export async function openDatabase(config: Config, logger?: Logger): Promise<Db>
       onError: (error) => logger?.error({ err: error }, 'idle database connection failed'),
     });
   }
-  return openPgliteDb(resolve(config.dataDir, 'pgdata'));
+  return openPgliteDb({ dataDir: resolve(config.dataDir, 'pgdata') });
 }
 
 /** The composition root: opens storage, migrates, loads keys, creates the bootstrap admin. */

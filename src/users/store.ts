@@ -19,5 +19,7 @@ export interface UserStore {
   findByEmail(email: string): Promise<User | undefined>;
   /** Replaces the stored hash (e.g. bcrypt → argon2id rehash); `changedAt` set only for a new password. */
   updatePasswordHash(id: string, passwordHash: string, at: Date, passwordChanged: boolean): Promise<void>;
+  /** Enables or disables sign-in; returns false when the user does not exist. */
+  setDisabled(id: string, disabled: boolean, at: Date): Promise<boolean>;
   count(): Promise<number>;
 }

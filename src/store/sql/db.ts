@@ -12,6 +12,8 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres';
+  /** PGlite only: a tarball of the data directory (tests reuse a migrated template). */
+  dump?(): Promise<Blob>;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Resolves when the database answers; rejects otherwise (readiness). */

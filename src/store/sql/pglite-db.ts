@@ -14,18 +14,28 @@ function wrap(target: PGlite | Transaction): Queryable {
   };
 }
 
+export interface PgliteOptions {
+  /** Directory of the database files; undefined keeps everything in memory (tests). */
+  dataDir?: string;
+  /** A `dumpDataDir()` tarball to start from (tests start from a migrated template). */
+  loadDataDir?: Blob;
+}
+
 /**
  * The embedded store: PostgreSQL compiled to WebAssembly, running in this process.
- * `dataDir` undefined keeps everything in memory (tests).
  * PGlite runs every query on the event-loop thread and serialises transactions itself.
  */
-export async function openPgliteDb(dataDir?: string): Promise<Db> {
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const pg = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+export async function openPgliteDb(options: PgliteOptions = {}): Promise<Db> {
+  if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const pg = await PGlite.create({
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    ...(options.loadDataDir === undefined ? {} : { loadDataDir: options.loadDataDir }),
+  });
   const root = wrap(pg);
   let closed = false;
   return {
     kind: 'pglite',
+    dump: () => pg.dumpDataDir('gzip'),
     query: root.query,
     exec: root.exec,
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),

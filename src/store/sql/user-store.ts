@@ -103,6 +103,12 @@ export function sqlUserStore(db: Queryable): UserStore {
       );
     },
 
+    async setDisabled(id, disabled, at) {
+      if (!isUuid(id)) return false;
+      const rows = await db.query('UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1 RETURNING id', [id, disabled, at]);
+      return rows.length > 0;
+    },
+
     async count() {
       const rows = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM users');
       return rows[0]?.count ?? 0;

@@ -1,0 +1,87 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { ManualClock } from '../clock.js';
+import type { Config } from '../config/config.js';
+import { buildApp } from '../server/app.js';
+import { createTessera, type Tessera } from '../service.js';
+import { testConfig } from './config.js';
+import type { TestBackend } from './databases.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  tessera: Tessera;
+  config: Config;
+  clock: ManualClock;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string | undefined>;
+  /** Defaults to a ManualClock at the real current time (so tokens also verify with other libraries). */
+  clock?: ManualClock;
+}
+
+/** A Tessera and its Fastify app over a fresh database of `backend`. */
+export async function startTestApp(backend: TestBackend, options: TestAppOptions = {}): Promise<TestApp> {
+  const { db, cleanup } = await backend.open();
+  const clock = options.clock ?? new ManualClock(Date.now());
+  const config = testConfig(options.env);
+  try {
+    const tessera = await createTessera(config, { db, clock });
+    const app = await buildApp(tessera);
+    await app.ready();
+    return {
+      app,
+      tessera,
+      config,
+      clock,
+      async close() {
+        await app.close();
+        await tessera.close();
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+export const strongPassword = 'correct horse battery staple';
+
+/** Creates a user through the service (not HTTP) and returns its id. */
+export async function createUser(
+  t: TestApp,
+  username: string,
+  extra: { email?: string; roles?: string[]; permissions?: string[]; password?: string } = {},
+): Promise<string> {
+  const user = await t.tessera.users.create({
+    username,
+    password: extra.password ?? strongPassword,
+    email: extra.email,
+    roles: extra.roles ?? [],
+    permissions: extra.permissions ?? [],
+  });
+  return user.id;
+}
+
+export async function login(
+  t: TestApp,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse> {
+  return t.app.inject({ method: 'POST', url: '/auth/login', payload: body, headers });
+}
+
+/** Signs in and returns the parsed token response; fails the test if sign-in fails. */
+export async function signIn(t: TestApp, username: string, password = strongPassword) {
+  const response = await login(t, { username, password });
+  if (response.statusCode !== 200) throw new Error(`sign-in failed: ${response.statusCode} ${response.body}`);
+  return response.json() as {
+    access_token: string;
+    refresh_token: string;
+    session_id: string;
+    expires_in: number;
+    refresh_expires_in: number;
+    user: { id: string; username: string; roles: string[]; permissions: string[] };
+  };
+}

@@ -1,0 +1,15 @@
+import type { Config } from '../config/config.js';
+import { parseConfig } from '../config/load.js';
+
+/** A fixed secret for tests only; never used outside them. */
+export const testSecret = 'test-secret-test-secret-test-secret-0123456789';
+
+/** A Config as the server would parse it, with test-friendly defaults and overrides. */
+export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
+  return parseConfig({
+    TESSERA_SECRET: testSecret,
+    TESSERA_ISSUER: 'https://auth.test.example',
+    TESSERA_LOG_LEVEL: 'silent',
+    ...overrides,
+  });
+}
