@@ -4,10 +4,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
+const entry = new URL('../dist/cli/entry.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('tessera: dist/ is missing; run `npm run build` first\n');
   process.exit(1);
 }
-const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2));
+await import(entry.href);

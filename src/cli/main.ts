@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/config.js';
+import { isAuthError } from '../errors/auth-error.js';
 import { KeyDecryptionError } from '../keys/key-ring.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -41,8 +42,9 @@ export async function main(argv: string[]): Promise<number> {
 
 function describe(error: unknown): string {
   if (error instanceof ConfigError || error instanceof KeyDecryptionError) return error.message;
+  if (isAuthError(error) && error.code === 'service_unavailable') return describe(error.cause);
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') {
+  if (['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', '28P01', '28000', '3D000'].includes(code ?? '')) {
     return `cannot connect to the database (${code}); check DATABASE_URL`;
   }
   if (error instanceof Error) return error.message;

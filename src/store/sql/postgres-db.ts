@@ -1,5 +1,31 @@
 import pg from 'pg';
+import { AuthError } from '../../errors/auth-error.js';
 import type { Db, Queryable } from './db.js';
+
+/**
+ * True for failures to reach PostgreSQL (refused, reset, timed out, server shutting down,
+ * SQLSTATE class 08), as opposed to errors in a statement.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03'].includes(code) ||
+    code.startsWith('08') ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/.test(message)
+  );
+}
+
+/** A database outage becomes 503 service_unavailable; the cause stays for the logs. */
+async function guarded<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (isConnectionError(error)) throw new AuthError('service_unavailable', { detail: 'database unreachable', cause: error });
+    throw error;
+  }
+}
 
 export interface PostgresOptions {
   connectionString: string;
@@ -13,11 +39,11 @@ export interface PostgresOptions {
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
-      const result = await client.query(sql, params as unknown[]);
+      const result = await guarded(() => client.query(sql, params as unknown[]));
       return result.rows as Row[];
     },
     async exec(sql: string): Promise<void> {
-      await client.query(sql);
+      await guarded(() => client.query(sql));
     },
   };
 }
@@ -42,7 +68,7 @@ export function openPostgresDb(options: PostgresOptions): Db {
     query: root.query,
     exec: root.exec,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const client = await guarded(() => pool.connect());
       let broken = false;
       try {
         await client.query('BEGIN');

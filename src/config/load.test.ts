@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError } from './config.js';
+import { formatDuration, parseDuration } from './duration.js';
+import { loadConfig, parseConfig } from './load.js';
+
+const secret = 'a'.repeat(32);
+
+function issuesOf(env: Record<string, string>): { variable: string; message: string }[] {
+  try {
+    parseConfig({ TESSERA_SECRET: secret, ...env });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return [...error.issues];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('durations', () => {
+  const cases: [string, number | undefined][] = [
+    ['500ms', 500],
+    ['10s', 10_000],
+    ['15m', 900_000],
+    ['12h', 43_200_000],
+    ['7d', 604_800_000],
+    ['2w', 1_209_600_000],
+    ['30', 30_000],
+    [' 15m ', 900_000],
+    ['', undefined],
+    ['15', 15_000],
+    ['-5m', undefined],
+    ['1.5h', undefined],
+    ['15 m', undefined],
+    ['15M', undefined],
+    ['1y', undefined],
+    ['m', undefined],
+    ['9999999999d', undefined],
+  ];
+  for (const [text, expected] of cases) {
+    it(`parses ${JSON.stringify(text)}`, () => assert.equal(parseDuration(text), expected));
+  }
+  it('formats back to the largest exact unit', () => {
+    assert.equal(formatDuration(900_000), '15m');
+    assert.equal(formatDuration(604_800_000), '1w');
+    assert.equal(formatDuration(90_000), '90s');
+    assert.equal(formatDuration(1500), '1500ms');
+  });
+});
+
+describe('parseConfig', () => {
+  it('applies the SPEC defaults', () => {
+    const config = parseConfig({ TESSERA_SECRET: secret });
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.issuer, 'http://127.0.0.1:8080');
+    assert.equal(config.signingAlg, 'RS256');
+    assert.equal(config.accessTtlMs, 15 * 60_000);
+    assert.equal(config.refreshTtlMs, 7 * 86_400_000);
+    assert.equal(config.sessionMaxAgeMs, 30 * 86_400_000);
+    assert.equal(config.refreshReuseGraceMs, 10_000);
+    assert.equal(config.keyRotationMs, 90 * 86_400_000);
+    assert.equal(config.maxSessionsPerUser, 10);
+    assert.equal(config.signup, 'closed');
+    assert.equal(config.trustProxy, false);
+    assert.deepEqual(config.corsOrigins, []);
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.dataDir, './.tessera');
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('warns about development defaults, and not in a production-like setup', () => {
+    const dev = parseConfig({}, { fallbackSecret: secret });
+    assert.equal(dev.secretSource, 'data-dir');
+    assert.equal(dev.warnings.length, 3);
+    assert.match(dev.warnings.join('\n'), /TESSERA_SECRET/);
+    assert.match(dev.warnings.join('\n'), /DATABASE_URL/);
+    assert.match(dev.warnings.join('\n'), /plain HTTP/);
+    const prod = parseConfig({
+      TESSERA_SECRET: secret,
+      DATABASE_URL: 'postgres://db.internal/tessera',
+      TESSERA_ISSUER: 'https://auth.example.com/',
+    });
+    assert.deepEqual(prod.warnings, []);
+    assert.equal(prod.issuer, 'https://auth.example.com');
+  });
+
+  it('parses trusted proxies, CORS origins and the bootstrap admin', () => {
+    const config = parseConfig({
+      TESSERA_SECRET: secret,
+      TESSERA_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1',
+      TESSERA_CORS_ORIGINS: 'https://app.example.com,http://localhost:3000',
+      TESSERA_BOOTSTRAP_ADMIN: 'admin:pass:with:colons',
+    });
+    assert.deepEqual(config.trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1']);
+    assert.deepEqual(config.corsOrigins, ['https://app.example.com', 'http://localhost:3000']);
+    assert.deepEqual(config.bootstrapAdmin, { username: 'admin', password: 'pass:with:colons' });
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_TRUST_PROXY: '2' }).trustProxy, 2);
+  });
+
+  const invalid: [string, string, RegExp][] = [
+    ['PORT', 'eighty', /whole number/],
+    ['PORT', '70000', /between/],
+    ['TESSERA_ACCESS_TTL', '15 minutes', /duration/],
+    ['TESSERA_ACCESS_TTL', '1s', /between/],
+    ['TESSERA_REFRESH_TTL', 'forever', /duration/],
+    ['TESSERA_SIGNING_ALG', 'HS256', /RS256/],
+    ['TESSERA_SIGNING_ALG', 'none', /one of/],
+    ['TESSERA_SIGNUP', 'yes', /one of/],
+    ['TESSERA_SESSION_BINDING', 'loose', /one of/],
+    ['TESSERA_SECRET', 'short', /at least 32/],
+    ['TESSERA_ISSUER', 'not a url', /URL/],
+    ['TESSERA_ISSUER', 'ftp://auth.example.com', /http/],
+    ['TESSERA_ISSUER', 'https://auth.example.com/?q=1', /query/],
+    ['TESSERA_TRUST_PROXY', '10.0.0.0/33', /IP/],
+    ['TESSERA_TRUST_PROXY', 'proxy.example.com', /IP/],
+    ['TESSERA_CORS_ORIGINS', '*', /origins/],
+    ['TESSERA_CORS_ORIGINS', 'https://app.example.com/path', /origins/],
+    ['TESSERA_BOOTSTRAP_ADMIN', 'adminonly', /name:password/],
+    ['TESSERA_MAX_SESSIONS_PER_USER', '0', /between/],
+    ['DATABASE_URL', 'mysql://localhost/db', /postgres/],
+    ['REDIS_URL', 'http://localhost', /redis/],
+  ];
+  for (const [variable, value, message] of invalid) {
+    it(`refuses ${variable}=${JSON.stringify(value)}, naming the variable`, () => {
+      const issues = issuesOf({ [variable]: value });
+      const issue = issues.find((candidate) => candidate.variable === variable);
+      assert.ok(issue, `an issue names ${variable}: ${JSON.stringify(issues)}`);
+      assert.match(issue.message, message);
+    });
+  }
+
+  it('never echoes a secret value in its messages', () => {
+    for (const env of [{ TESSERA_SECRET: 'hunter2-short' }, { TESSERA_BOOTSTRAP_ADMIN: 'hunter2-no-colon' }]) {
+      try {
+        parseConfig(env);
+        assert.fail('expected a ConfigError');
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        assert.doesNotMatch(error.message, /hunter2/);
+      }
+    }
+  });
+
+  it('refuses a session max age shorter than the refresh TTL', () => {
+    const issues = issuesOf({ TESSERA_REFRESH_TTL: '30d', TESSERA_SESSION_MAX_AGE: '7d' });
+    assert.equal(issues[0]?.variable, 'TESSERA_SESSION_MAX_AGE');
+  });
+
+  it('requires a secret when no fallback is given', () => {
+    assert.throws(() => parseConfig({}), (error: unknown) => error instanceof ConfigError && /TESSERA_SECRET/.test(error.message));
+  });
+});
+
+describe('loadConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads .env under the real environment and keeps a generated development secret', () => {
+    writeFileSync(join(dir, '.env'), 'PORT=9090\nTESSERA_ACCESS_TTL=5m\nTESSERA_DATA_DIR=./data\n');
+    const first = loadConfig({ cwd: dir, env: { PORT: '9191' } });
+    assert.equal(first.port, 9191, 'the environment wins over .env');
+    assert.equal(first.accessTtlMs, 300_000, '.env is read');
+    assert.equal(first.secretSource, 'data-dir');
+    const secretFile = join(dir, 'data', 'secret');
+    assert.equal(readFileSync(secretFile, 'utf8').trim(), first.secret);
+    assert.equal(statSync(secretFile).mode & 0o777, 0o600);
+    assert.ok(first.secret.length >= 32);
+    const second = loadConfig({ cwd: dir, env: {} });
+    assert.equal(second.secret, first.secret, 'the development secret survives restarts');
+  });
+
+  it('uses TESSERA_SECRET when set and writes no file', () => {
+    const other = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    try {
+      const config = loadConfig({ cwd: other, env: { TESSERA_SECRET: secret } });
+      assert.equal(config.secret, secret);
+      assert.equal(config.secretSource, 'env');
+      assert.throws(() => statSync(join(other, '.tessera', 'secret')));
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
