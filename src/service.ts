@@ -41,6 +41,9 @@ export interface TesseraDeps {
   logger?: Logger;
 }
 
+/** How often each instance re-reads the published signing keys. */
+const keyReloadIntervalMs = 60_000;
+
 /** Opens the database the config names: PostgreSQL with DATABASE_URL, else embedded PGlite. */
 export async function openDatabase(config: Config, logger?: Logger): Promise<Db> {
   if (config.databaseUrl !== undefined) {
@@ -74,6 +77,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       ttlMs: config.accessTtlMs,
     });
     const hasher = createPasswordHasher();
+    await hasher.warmUp();
     const users = createUserService({
       stores,
       hasher,
@@ -89,6 +93,11 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       maxSessionsPerUser: config.maxSessionsPerUser,
     });
     if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, deps.logger);
+    // Other instances may rotate keys, and retired keys leave JWKS when their time is up.
+    const keyReload = setInterval(() => {
+      keyRing.reload().catch((error: unknown) => deps.logger?.warn({ err: error }, 'signing key reload failed'));
+    }, keyReloadIntervalMs);
+    keyReload.unref();
     return {
       config,
       clock,
@@ -100,7 +109,10 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       login: createLogin({ stores, hasher, sessions, tokens, clock }),
       authenticate: createAuthenticate({ tokens, stores, clock }),
       ready: () => stores.ping(),
-      close: () => stores.close(),
+      async close() {
+        clearInterval(keyReload);
+        await stores.close();
+      },
     };
   } catch (error) {
     await db.close().catch(() => undefined);

@@ -14,6 +14,7 @@ function countingHasher(): PasswordHasher & { calls: string[] } {
     calls,
     hash: real.hash,
     needsRehash: real.needsRehash,
+    warmUp: real.warmUp,
     async verify(hash, password) {
       calls.push('verify');
       return real.verify(hash, password);

@@ -24,6 +24,7 @@ export function parseDuration(text: string): number | undefined {
 
 /** Formats milliseconds back into the largest exact unit, for messages and docs. */
 export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
   for (const unit of ['w', 'd', 'h', 'm', 's'] as const) {
     const size = units[unit]!;
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;

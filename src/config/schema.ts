@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 
 const signingAlgs = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof signingAlgs)[number];
@@ -16,7 +16,7 @@ function duration(fallback: string, { min = 1000, max = 3650 * 86_400_000 } = {}
         return z.NEVER;
       }
       if (ms < min || ms > max) {
-        ctx.addIssue({ code: 'custom', message: `must be between ${min / 1000}s and ${max / 86_400_000}d` });
+        ctx.addIssue({ code: 'custom', message: `must be between ${formatDuration(min)} and ${formatDuration(max)}` });
         return z.NEVER;
       }
       return ms;
@@ -130,7 +130,7 @@ export const envSchema = z.object({
   TESSERA_AUDIENCE: z.string().trim().min(1).max(256).default('tessera'),
   TESSERA_SECRET: optionalText.refine(
     (secret) => secret === undefined || Buffer.byteLength(secret) >= 32,
-    'must be at least 32 characters (generate one with `openssl rand -base64 48`)',
+    'must be at least 32 bytes long (generate one with `openssl rand -base64 48`)',
   ),
   TESSERA_SIGNING_ALG: z.enum(signingAlgs).default('RS256'),
   TESSERA_ACCESS_TTL: duration('15m', { min: 30_000, max: 86_400_000 }),

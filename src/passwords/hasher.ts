@@ -22,12 +22,15 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<false>;
   /** True for hashes that are not argon2id with the current parameters (bcrypt, older costs). */
   needsRehash(hash: string): boolean;
+  /** Prepares the dummy hash, so even the first unknown-user sign-in costs what the others do. */
+  warmUp(): Promise<void>;
 }
 
 export function createPasswordHasher(): PasswordHasher {
-  let dummy: Promise<string> | undefined;
   // Algorithm.Argon2id; the package exports it as an ambient const enum.
   const options = { algorithm: 2 as Algorithm, ...argon2Params };
+  let dummy: Promise<string> | undefined;
+  const dummyHash = () => (dummy ??= argon2Hash(randomBytes(32).toString('base64url'), options));
 
   return {
     hash: (password) => argon2Hash(password, options),
@@ -43,9 +46,12 @@ export function createPasswordHasher(): PasswordHasher {
     },
 
     async verifyDummy(password) {
-      dummy ??= argon2Hash(randomBytes(32).toString('base64url'), options);
-      await argon2Verify(await dummy, password).catch(() => false);
+      await argon2Verify(await dummyHash(), password).catch(() => false);
       return false;
+    },
+
+    async warmUp() {
+      await dummyHash();
     },
 
     needsRehash: (hash) => !hash.startsWith(argon2Prefix),
