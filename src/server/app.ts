@@ -3,8 +3,9 @@ import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Tessera } from '../service.js';
-import { registerErrorHandling } from './plugins/errors.js';
-import { registerRequestContext, requestIdFor } from './plugins/request-context.js';
+import { AuthError } from '../errors/auth-error.js';
+import { registerErrorHandling, sendError } from './plugins/errors.js';
+import { baselineSecurityHeaders, registerRequestContext, requestIdFor } from './plugins/request-context.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { wellKnownRoutes } from './routes/well-known.js';
@@ -30,6 +31,11 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     // Slow-loris bound: a request must arrive whole within this time.
     requestTimeout: 30_000,
     routerOptions: { maxParamLength: 200 },
+    // Errors raised before routing (an undecodable URL): same shape and headers as every other.
+    frameworkErrors: (error, request, reply) => {
+      reply.headers({ ...baselineSecurityHeaders, 'x-request-id': request.id });
+      sendError(reply, new AuthError('invalid_request', { description: 'The request URL is malformed.', cause: error }));
+    },
     ajv: {
       customOptions: {
         // Unknown fields are an error, never silently dropped; types are never coerced.
@@ -61,6 +67,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
       allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-api-key'],
       exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
       maxAge: 600,
+      // A malformed preflight falls through to the JSON 404/400 answers instead of plain text.
+      strictPreflight: false,
     });
   }
 

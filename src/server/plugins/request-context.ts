@@ -2,6 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
+/** What helmet sets, for the few answers given before its hooks can run. */
+export const baselineSecurityHeaders = {
+  'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+} as const;
+
 /** An inbound x-request-id is kept only if it is short and plain; anything else is replaced. */
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 

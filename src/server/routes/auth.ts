@@ -14,7 +14,7 @@ const maxUserAgentLength = 512;
 export function userAgentOf(request: FastifyRequest): string | null {
   const value = request.headers['user-agent'];
   if (typeof value !== 'string' || value === '') return null;
-  return value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, maxUserAgentLength);
+  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, maxUserAgentLength);
 }
 
 function registeredUser(user: User) {

@@ -1,8 +1,11 @@
 import { Type } from 'typebox';
 
-/** Text without control characters (they break logs, exports and PostgreSQL's NUL-free text). */
+/**
+ * Text without C0 or C1 control characters (they break logs, terminals and CSV exports, and
+ * PostgreSQL text cannot hold NUL).
+ */
 export function SafeText(maxLength: number, minLength = 1) {
-  return Type.String({ minLength, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
+  return Type.String({ minLength, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' });
 }
 
 /**
