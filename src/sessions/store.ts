@@ -4,6 +4,13 @@ import type { NewSession, Session } from './session.js';
 export interface SessionStore {
   create(session: NewSession): Promise<Session>;
   findById(id: string): Promise<Session | undefined>;
+  /**
+   * Reads and row-locks the session until the transaction ends (use inside `transaction`).
+   * Lock order everywhere: the session first, then its refresh tokens.
+   */
+  lockById(id: string): Promise<Session | undefined>;
+  /** Records activity: last-active time and the latest IP and user agent. */
+  touch(id: string, at: Date, ip: string | null, userAgent: string | null): Promise<void>;
   /** Sessions of a user that are neither revoked nor expired at `now`, oldest first. */
   listActiveByUser(userId: string, now: Date): Promise<Session[]>;
   /** Marks the session revoked; returns false if it was already revoked or does not exist. Idempotent. */

@@ -1,4 +1,5 @@
 import type { SigningKeyStore } from '../keys/store.js';
+import type { RevocationStore } from '../revocation/revocation.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { RefreshTokenStore } from '../tokens/refresh-token-store.js';
 import type { UserStore } from '../users/store.js';
@@ -9,6 +10,7 @@ export interface Stores {
   sessions: SessionStore;
   refreshTokens: RefreshTokenStore;
   signingKeys: SigningKeyStore;
+  revocations: RevocationStore;
 }
 
 /** The stores, plus a unit of work: everything done through `tx` commits or rolls back together. */

@@ -12,6 +12,7 @@ export interface RefreshTokenRecord {
   /** The successor pair, sealed under TESSERA_SECRET, for the reuse grace window. */
   successorSealed: string | null;
   revokedAt: Date | null;
+  revokeReason: string | null;
 }
 
 export type NewRefreshToken = Pick<RefreshTokenRecord, 'id' | 'sessionId' | 'userId' | 'secretHash' | 'createdAt' | 'expiresAt'>;
@@ -20,6 +21,13 @@ export type NewRefreshToken = Pick<RefreshTokenRecord, 'id' | 'sessionId' | 'use
 export interface RefreshTokenStore {
   insert(token: NewRefreshToken): Promise<void>;
   findById(id: string): Promise<RefreshTokenRecord | undefined>;
-  /** Revokes every unrevoked token of the session; returns how many. */
-  revokeBySession(sessionId: string, at: Date): Promise<number>;
+  /** Reads and row-locks the token until the transaction ends (after locking its session). */
+  lockById(id: string): Promise<RefreshTokenRecord | undefined>;
+  /**
+   * Marks the token rotated: consumed at `at`, pointing at its successor, keeping the sealed
+   * successor pair for the reuse grace window. Clears the sealed pair its predecessor kept for it.
+   */
+  markConsumed(id: string, at: Date, successorId: string, successorSealed: string): Promise<void>;
+  /** Revokes every unrevoked token of the session and drops their sealed pairs; returns how many. */
+  revokeBySession(sessionId: string, at: Date, reason?: string): Promise<number>;
 }

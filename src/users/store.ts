@@ -9,7 +9,7 @@ export interface UserStore {
   create(user: NewUser): Promise<User>;
   /**
    * Inserts the user only if the table is empty (bootstrap admin). Returns undefined when a
-   * user already exists; of concurrent callers at most one inserts.
+   * user already exists; of concurrent callers at most one inserts (it locks the table).
    */
   createIfEmpty(user: NewUser): Promise<User | undefined>;
   findById(id: string): Promise<User | undefined>;
@@ -19,6 +19,8 @@ export interface UserStore {
   findByEmail(email: string): Promise<User | undefined>;
   /** Replaces the stored hash (e.g. bcrypt → argon2id rehash); `changedAt` set only for a new password. */
   updatePasswordHash(id: string, passwordHash: string, at: Date, passwordChanged: boolean): Promise<void>;
+  /** Records a revoke-all: tokens issued before `at` are invalid. */
+  setTokensRevokedAfter(id: string, at: Date): Promise<void>;
   /** Enables or disables sign-in; returns false when the user does not exist. */
   setDisabled(id: string, disabled: boolean, at: Date): Promise<boolean>;
   count(): Promise<number>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
 import { initial } from './migrations/001-initial.js';
+import { revocations } from './migrations/002-revocations.js';
 
 export interface Migration {
   /** Consecutive from 1; never reused. */
@@ -11,7 +12,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append new ones; never edit a released one. */
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, revocations];
 
 export interface MigrationResult {
   applied: number[];

@@ -13,10 +13,13 @@ interface RefreshTokenRow {
   successor_id: string | null;
   successor_sealed: string | null;
   revoked_at: Date | null;
+  revoke_reason: string | null;
 }
 
 const columns =
-  'id, session_id, user_id, secret_hash, created_at, expires_at, consumed_at, successor_id, successor_sealed, revoked_at';
+  'id, session_id, user_id, secret_hash, created_at, expires_at, consumed_at, successor_id, successor_sealed, revoked_at, revoke_reason';
+
+const idPattern = /^[A-Za-z0-9_-]{22}$/;
 
 function toRecord(row: RefreshTokenRow): RefreshTokenRecord {
   return {
@@ -30,6 +33,7 @@ function toRecord(row: RefreshTokenRow): RefreshTokenRecord {
     successorId: row.successor_id,
     successorSealed: row.successor_sealed,
     revokedAt: row.revoked_at,
+    revokeReason: row.revoke_reason,
   };
 }
 
@@ -44,15 +48,32 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
     },
 
     async findById(id) {
+      if (!idPattern.test(id)) return undefined;
       const rows = await db.query<RefreshTokenRow>(`SELECT ${columns} FROM refresh_tokens WHERE id = $1`, [id]);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
-    async revokeBySession(sessionId, at) {
+    async lockById(id) {
+      if (!idPattern.test(id)) return undefined;
+      const rows = await db.query<RefreshTokenRow>(`SELECT ${columns} FROM refresh_tokens WHERE id = $1 FOR UPDATE`, [id]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+
+    async markConsumed(id, at, successorId, successorSealed) {
+      await db.query(
+        'UPDATE refresh_tokens SET consumed_at = $2, successor_id = $3, successor_sealed = $4 WHERE id = $1',
+        [id, at, successorId, successorSealed],
+      );
+      // The predecessor's copy of this token's pair is useless now that this token is rotated.
+      await db.query('UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_id = $1', [id]);
+    },
+
+    async revokeBySession(sessionId, at, reason = 'session_revoked') {
       if (!isUuid(sessionId)) return 0;
       const rows = await db.query(
-        'UPDATE refresh_tokens SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL RETURNING id',
-        [sessionId, at],
+        `UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $2), revoke_reason = COALESCE(revoke_reason, $3), successor_sealed = NULL
+         WHERE session_id = $1 AND (revoked_at IS NULL OR successor_sealed IS NOT NULL) RETURNING id, (revoked_at = $2) AS newly`,
+        [sessionId, at, reason],
       );
       return rows.length;
     },

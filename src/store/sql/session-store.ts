@@ -65,6 +65,17 @@ export function sqlSessionStore(db: Queryable): SessionStore {
       return rows[0] ? toSession(rows[0]) : undefined;
     },
 
+    async lockById(id) {
+      if (!isUuid(id)) return undefined;
+      const rows = await db.query<SessionRow>(`SELECT ${columns} FROM sessions WHERE id = $1 FOR UPDATE`, [id]);
+      return rows[0] ? toSession(rows[0]) : undefined;
+    },
+
+    async touch(id, at, ip, userAgent) {
+      if (!isUuid(id)) return;
+      await db.query('UPDATE sessions SET last_active_at = $2, ip = $3, user_agent = $4 WHERE id = $1', [id, at, ip, userAgent]);
+    },
+
     async listActiveByUser(userId, now) {
       if (!isUuid(userId)) return [];
       const rows = await db.query<SessionRow>(

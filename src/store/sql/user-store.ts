@@ -63,6 +63,10 @@ export function sqlUserStore(db: Queryable): UserStore {
     },
 
     async createIfEmpty(user) {
+      // Readers of an empty table would all see it empty; this lock mode conflicts with itself
+      // and with inserts, so concurrent callers queue and the later ones find the first's row.
+      // It needs a transaction: sqlStores runs this method in one.
+      await db.query('LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE');
       try {
         const rows = await db.query<UserRow>(
           `INSERT INTO users (id, username, email, password_hash, roles, permissions, tenant, disabled, created_at, updated_at, password_changed_at)
@@ -95,12 +99,18 @@ export function sqlUserStore(db: Queryable): UserStore {
     },
 
     async updatePasswordHash(id, passwordHash, at, passwordChanged) {
+      if (!isUuid(id)) return;
       await db.query(
         `UPDATE users SET password_hash = $2, updated_at = $3,
            password_changed_at = CASE WHEN $4 THEN $3 ELSE password_changed_at END
          WHERE id = $1`,
         [id, passwordHash, at, passwordChanged],
       );
+    },
+
+    async setTokensRevokedAfter(id, at) {
+      if (!isUuid(id)) return;
+      await db.query('UPDATE users SET tokens_revoked_after = $2, updated_at = $2 WHERE id = $1', [id, at]);
     },
 
     async setDisabled(id, disabled, at) {

@@ -1,0 +1,30 @@
+/**
+ * A fact that makes access tokens invalid before their `exp`:
+ * - `jti`: that one token;
+ * - `sid`: every token of that session;
+ * - `user`: every token of that user issued before `at` (revoke-all);
+ * - `disabled`: every token of that user while disabled.
+ * Each lives until `expiresAt`, when every token it can affect has expired anyway.
+ */
+export interface Revocation {
+  kind: 'jti' | 'sid' | 'user' | 'disabled';
+  subject: string;
+  /** Milliseconds since the epoch. */
+  at: number;
+  expiresAt: number;
+}
+
+/** A change to fan out: a new revocation, or a user enabled again (the `disabled` entry ends). */
+export type RevocationChange = { type: 'revoked'; revocation: Revocation } | { type: 'enabled'; userId: string };
+
+/** The durable record of revocations (SQL); the hot state is rebuilt from it. */
+export interface RevocationStore {
+  /** Inserts or extends a revocation (the later `at` and `expiresAt` win). */
+  put(revocation: Revocation): Promise<void>;
+  /** Removes a user's `disabled` entry. */
+  deleteDisabled(userId: string): Promise<void>;
+  /** Every revocation still in force at `now`. */
+  listActive(now: Date): Promise<Revocation[]>;
+  /** Deletes revocations that expired before `before`; returns how many. */
+  prune(before: Date): Promise<number>;
+}

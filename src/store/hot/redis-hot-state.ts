@@ -1,0 +1,102 @@
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { RevocationChange } from '../../revocation/revocation.js';
+import type { HotState, HotStateSubscriber, RateLimiter } from './hot-state.js';
+import { limiterResult } from './memory-hot-state.js';
+
+export interface RedisHotStateOptions {
+  url: string;
+  /** Namespaces every key and channel, e.g. "tessera"; tests give each run its own. */
+  prefix: string;
+  onError?: (error: Error) => void;
+}
+
+function isRevocationChange(value: unknown): value is RevocationChange {
+  const change = value as RevocationChange | undefined;
+  if (change?.type === 'enabled') return typeof change.userId === 'string';
+  if (change?.type !== 'revoked') return false;
+  const r = change.revocation;
+  return (
+    ['jti', 'sid', 'user', 'disabled'].includes(r?.kind) &&
+    typeof r.subject === 'string' &&
+    Number.isFinite(r.at) &&
+    Number.isFinite(r.expiresAt)
+  );
+}
+
+/**
+ * Hot state in Redis, shared by every instance. Revocations fan out over pub/sub to each
+ * instance's in-process cache; rate-limit counters are Redis keys named
+ * `<prefix>:rl:<name>:{<key>}` (the hash tag keeps each counter's slot stable in Redis Cluster).
+ * Commands fail fast while Redis is unreachable instead of queueing; rate limits then fall back
+ * to per-instance memory counters.
+ */
+export async function createRedisHotState(options: RedisHotStateOptions): Promise<HotState> {
+  const common = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 } as const;
+  const client = new Redis(options.url, { ...common, enableOfflineQueue: false });
+  const subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
+  const channel = `${options.prefix}:revocations`;
+  const subscribers = new Set<HotStateSubscriber>();
+  for (const connection of [client, subscriber]) connection.on('error', (error: Error) => options.onError?.(error));
+
+  await client.connect();
+  await subscriber.connect();
+  await subscriber.subscribe(channel);
+
+  let connectedBefore = true;
+  subscriber.on('ready', () => {
+    // Messages published while the subscription was down are lost: every instance re-reads SQL.
+    if (connectedBefore) for (const s of subscribers) s.resync();
+  });
+  subscriber.on('message', (from: string, message: string) => {
+    if (from !== channel) return;
+    let change: unknown;
+    try {
+      change = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (!isRevocationChange(change)) return;
+    for (const s of subscribers) s.change(change);
+  });
+
+  return {
+    kind: 'redis',
+    async publish(change) {
+      await client.publish(channel, JSON.stringify(change));
+    },
+    subscribe(s) {
+      subscribers.add(s);
+      return () => subscribers.delete(s);
+    },
+    rateLimiter(name, points, durationSeconds): RateLimiter {
+      const limiter = new RateLimiterRedis({
+        storeClient: client,
+        keyPrefix: `${options.prefix}:rl:${name}`,
+        points,
+        duration: durationSeconds,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix: `${name}:insurance`, points, duration: durationSeconds }),
+      });
+      return {
+        async consume(key) {
+          try {
+            await limiter.consume(`{${key}}`);
+            return { allowed: true, retryAfterSeconds: 0 };
+          } catch (outcome) {
+            return limiterResult(outcome);
+          }
+        },
+      };
+    },
+    async ping() {
+      await client.ping();
+    },
+    async close() {
+      connectedBefore = false;
+      subscribers.clear();
+      subscriber.disconnect();
+      client.disconnect();
+    },
+  };
+}
