@@ -1,14 +1,21 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { createAccessVerifier, type AccessVerifier } from './auth/access-verifier.js';
 import { createAuthenticate, type Authenticate } from './auth/authenticate.js';
 import { createLogin, type Login } from './auth/login.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
 import { isAuthError } from './errors/auth-error.js';
+import { createEventBus, type EventBus } from './events/bus.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createSealer } from './keys/sealer.js';
 import { createPasswordHasher } from './passwords/hasher.js';
+import { createRevocationService, type RevocationService } from './revocation/service.js';
+import { createRefresh, type Refresh } from './sessions/refresh.js';
 import { createSessionService, type SessionService } from './sessions/service.js';
+import type { HotState } from './store/hot/hot-state.js';
+import { createMemoryHotState } from './store/hot/memory-hot-state.js';
+import { createRedisHotState } from './store/hot/redis-hot-state.js';
 import type { Db } from './store/sql/db.js';
 import { migrate } from './store/sql/migrate.js';
 import { openPgliteDb } from './store/sql/pglite-db.js';
@@ -23,11 +30,16 @@ export interface Tessera {
   readonly config: Config;
   readonly clock: Clock;
   readonly stores: StoreSet;
+  readonly hotState: HotState;
+  readonly events: EventBus;
   readonly keyRing: KeyRing;
   readonly tokens: AccessTokens;
+  readonly verifier: AccessVerifier;
+  readonly revocations: RevocationService;
   readonly users: UserService;
   readonly sessions: SessionService;
   readonly login: Login;
+  readonly refresh: Refresh;
   readonly authenticate: Authenticate;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
   ready(): Promise<void>;
@@ -38,8 +50,13 @@ export interface TesseraDeps {
   clock?: Clock;
   /** An already-open database (tests); by default opened from the config. */
   db?: Db;
+  /** An already-open hot state (tests); by default from REDIS_URL, else in-process. */
+  hotState?: HotState;
   logger?: Logger;
 }
+
+/** Verification leeway for exp, nbf and iat (SPEC §2). */
+const leewaySeconds = 30;
 
 /** How often each instance re-reads the published signing keys. */
 const keyReloadIntervalMs = 60_000;
@@ -55,13 +72,27 @@ export async function openDatabase(config: Config, logger?: Logger): Promise<Db>
   return openPgliteDb({ dataDir: resolve(config.dataDir, 'pgdata') });
 }
 
-/** The composition root: opens storage, migrates, loads keys, creates the bootstrap admin. */
+/** Opens the hot state the config names: Redis with REDIS_URL, else in-process. */
+export async function openHotState(config: Config, logger?: Logger): Promise<HotState> {
+  if (config.redisUrl === undefined) return createMemoryHotState();
+  return createRedisHotState({
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    onError: (error) => logger?.warn({ err: error }, 'redis connection error'),
+  });
+}
+
+/** The composition root: opens storage, migrates, loads keys and revocations, creates the bootstrap admin. */
 export async function createTessera(config: Config, deps: TesseraDeps = {}): Promise<Tessera> {
   const clock = deps.clock ?? systemClock;
-  const db = deps.db ?? (await openDatabase(config, deps.logger));
+  const logger = deps.logger;
+  const db = deps.db ?? (await openDatabase(config, logger));
+  let hotState: HotState | undefined;
   try {
     await migrate(db);
+    hotState = deps.hotState ?? (await openHotState(config, logger));
     const stores = sqlStores(db);
+    const events = createEventBus(() => clock.now(), (error) => logger?.error({ err: error }, 'event listener failed'));
     const keyRing = await KeyRing.open({
       stores,
       sealer: createSealer(config.secret, 'signing-keys'),
@@ -75,7 +106,19 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       issuer: config.issuer,
       audience: config.audience,
       ttlMs: config.accessTtlMs,
+      leewaySeconds,
     });
+    const revocations = createRevocationService({
+      stores,
+      hotState,
+      events,
+      clock,
+      accessTtlMs: config.accessTtlMs,
+      leewayMs: leewaySeconds * 1000,
+      ...(logger ? { logger } : {}),
+    });
+    await revocations.start();
+    const verifier = createAccessVerifier({ tokens, revocations, clock, leewaySeconds });
     const hasher = createPasswordHasher();
     await hasher.warmUp();
     const users = createUserService({
@@ -88,33 +131,61 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
     const sessions = createSessionService({
       stores,
       clock,
+      revocations,
+      events,
       refreshTtlMs: config.refreshTtlMs,
       sessionMaxAgeMs: config.sessionMaxAgeMs,
       maxSessionsPerUser: config.maxSessionsPerUser,
     });
-    if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, deps.logger);
+    const refresh = createRefresh({
+      stores,
+      tokens,
+      revocations,
+      events,
+      clock,
+      sealer: createSealer(config.secret, 'refresh-grace'),
+      limiter: hotState.rateLimiter('refresh', config.refreshRateLimit.points, config.refreshRateLimit.windowMs / 1000),
+      refreshTtlMs: config.refreshTtlMs,
+      reuseGraceMs: config.refreshReuseGraceMs,
+      binding: config.sessionBinding,
+    });
+    if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, logger);
+
     // Other instances may rotate keys, and retired keys leave JWKS when their time is up.
     const keyReload = setInterval(() => {
-      keyRing.reload().catch((error: unknown) => deps.logger?.warn({ err: error }, 'signing key reload failed'));
+      keyRing.reload().catch((error: unknown) => logger?.warn({ err: error }, 'signing key reload failed'));
     }, keyReloadIntervalMs);
     keyReload.unref();
+    const hot = hotState;
+
     return {
       config,
       clock,
       stores,
+      hotState: hot,
+      events,
       keyRing,
       tokens,
+      verifier,
+      revocations,
       users,
       sessions,
-      login: createLogin({ stores, hasher, sessions, tokens, clock }),
-      authenticate: createAuthenticate({ tokens, stores, clock }),
-      ready: () => stores.ping(),
+      login: createLogin({ stores, hasher, sessions, tokens, clock, events }),
+      refresh,
+      authenticate: createAuthenticate({ verifier, stores, clock }),
+      async ready() {
+        await stores.ping();
+        await hot.ping();
+      },
       async close() {
         clearInterval(keyReload);
+        revocations.stop();
+        await hot.close();
         await stores.close();
       },
     };
   } catch (error) {
+    await hotState?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw error;
   }

@@ -2,7 +2,8 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import { isSessionActive, type Session } from '../sessions/session.js';
 import type { StoreSet } from '../store/stores.js';
-import type { AccessTokenClaims, AccessTokens } from '../tokens/access-token.js';
+import type { AccessTokenClaims } from '../tokens/access-token.js';
+import type { AccessVerifier } from './access-verifier.js';
 import type { User } from '../users/user.js';
 
 /** Who is calling: a verified access token, its user and its session. */
@@ -15,15 +16,15 @@ export interface AuthContext {
 export type Authenticate = (token: string) => Promise<AuthContext>;
 
 /**
- * The access-token pipeline: the token's own checks (signature, alg, typ, iss, aud, time), then
- * the state it depends on: the user exists and is enabled, the session is the user's and active.
+ * The access-token pipeline (signature, claims, revocation), then the stored state routes that
+ * act for the user rely on: the user exists and is enabled, the session is the user's and active.
  * Every failure is 401 `invalid_token`.
  */
-export function createAuthenticate(options: { tokens: AccessTokens; stores: StoreSet; clock: Clock }): Authenticate {
-  const { tokens, stores, clock } = options;
+export function createAuthenticate(options: { verifier: AccessVerifier; stores: StoreSet; clock: Clock }): Authenticate {
+  const { verifier, stores, clock } = options;
 
   return async function authenticate(token) {
-    const claims = await tokens.verify(token);
+    const claims = await verifier.verify(token);
     const [user, session] = await Promise.all([
       stores.users.findById(claims.sub),
       stores.sessions.findById(claims.sid),

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
+import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import { assertPasswordInput } from '../passwords/rules.js';
 import type { DeviceInfo, SessionService } from '../sessions/service.js';
@@ -16,6 +17,7 @@ export interface LoginInput {
   device?: DeviceInfo | undefined;
   ip: string | null;
   userAgent: string | null;
+  context?: EventContext;
 }
 
 export interface LoginOptions {
@@ -24,6 +26,7 @@ export interface LoginOptions {
   sessions: SessionService;
   tokens: AccessTokens;
   clock: Clock;
+  events: EventBus;
 }
 
 export type Login = (input: LoginInput) => Promise<TokenResponse>;
@@ -33,7 +36,7 @@ export type Login = (input: LoginInput) => Promise<TokenResponse>;
  * the same 401 `invalid_credentials` after the same work (one argon2id verification).
  */
 export function createLogin(options: LoginOptions): Login {
-  const { stores, hasher, sessions, tokens, clock } = options;
+  const { stores, hasher, sessions, tokens, clock, events } = options;
 
   async function findAccount(input: LoginInput): Promise<User | undefined> {
     if (input.username !== undefined) return stores.users.findByUsername(canonicalUsername(input.username));
@@ -59,8 +62,16 @@ export function createLogin(options: LoginOptions): Login {
 
   return async function login(input) {
     assertPasswordInput(input.password);
-    const user = await verifyPassword(await findAccount(input), input.password);
-    assertEnabled(user);
+    let user: User;
+    try {
+      user = await verifyPassword(await findAccount(input), input.password);
+      assertEnabled(user);
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'invalid_credentials') {
+        events.emit('login.failed', { reason: error.detail ?? 'invalid_credentials' }, input.context);
+      }
+      throw error;
+    }
     await rehashIfNeeded(user, input.password);
     const opened = await sessions.open({
       user,
@@ -68,7 +79,9 @@ export function createLogin(options: LoginOptions): Login {
       device: input.device,
       ip: input.ip,
       userAgent: input.userAgent,
+      ...(input.context ? { context: input.context } : {}),
     });
+    events.emit('login.succeeded', { userId: user.id, sessionId: opened.session.id }, input.context);
     return issueTokenResponse(tokens, clock, user, opened);
   };
 }

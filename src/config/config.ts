@@ -10,6 +10,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** `REDIS_URL`; when absent hot state is kept in-process. */
   readonly redisUrl: string | undefined;
+  /** `TESSERA_REDIS_PREFIX`, default "tessera": namespaces Redis keys and channels. */
+  readonly redisPrefix: string;
   /** `TESSERA_DATA_DIR`, default ./.tessera (embedded database, development secret). */
   readonly dataDir: string;
   /** `TESSERA_ISSUER`, default http://HOST:PORT; the `iss` of every token. */
@@ -38,6 +40,8 @@ export interface Config {
   readonly sessionBinding: 'lax' | 'strict';
   /** `TESSERA_SIGNUP`, default closed. */
   readonly signup: 'closed' | 'open';
+  /** `TESSERA_RATE_LIMIT_REFRESH`, default 10/1m: refreshes per session. */
+  readonly refreshRateLimit: RateLimitSetting;
   /** `TESSERA_HIBP`, default offline. */
   readonly hibp: 'offline' | 'online';
   /** `TESSERA_PASSWORD_MIN_LENGTH`, default 12 (characters). */
@@ -56,6 +60,11 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Development defaults in effect, each a sentence; logged once at start-up. */
   readonly warnings: readonly string[];
+}
+
+export interface RateLimitSetting {
+  readonly points: number;
+  readonly windowMs: number;
 }
 
 export interface ConfigIssue {

@@ -54,6 +54,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.TESSERA_REDIS_PREFIX,
     dataDir: e.TESSERA_DATA_DIR,
     issuer,
     audience: e.TESSERA_AUDIENCE,
@@ -68,6 +69,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     maxSessionsPerUser: e.TESSERA_MAX_SESSIONS_PER_USER,
     sessionBinding: e.TESSERA_SESSION_BINDING,
     signup: e.TESSERA_SIGNUP,
+    refreshRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_REFRESH),
     hibp: e.TESSERA_HIBP,
     passwordMinLength: e.TESSERA_PASSWORD_MIN_LENGTH,
     trustProxy: Array.isArray(e.TESSERA_TRUST_PROXY)

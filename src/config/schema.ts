@@ -116,6 +116,22 @@ const bootstrapAdmin = optionalText.transform((text, ctx) => {
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 });
 
+/** `<points>/<window>`, e.g. `10/1m`: at most that many requests per window. */
+function rateLimit(fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = /^(\d{1,6})\/(.+)$/.exec(text.trim());
+      const windowMs = match ? parseDuration(match[2]!) : undefined;
+      if (!match || windowMs === undefined || windowMs < 1000 || Number(match[1]) < 1) {
+        ctx.addIssue({ code: 'custom', message: 'must be <count>/<duration>, such as 10/1m' });
+        return z.NEVER;
+      }
+      return { points: Number(match[1]), windowMs };
+    });
+}
+
 /** The environment variables Tessera reads, with their defaults (SPEC §8). */
 export const envSchema = z.object({
   PORT: integer(8080, 0, 65535),
@@ -125,6 +141,11 @@ export const envSchema = z.object({
     (url) => url === undefined || /^rediss?:\/\//.test(url),
     'must be a redis:// or rediss:// URL',
   ),
+  TESSERA_REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits, "_", ".", ":" or "-"')
+    .default('tessera'),
   TESSERA_DATA_DIR: z.string().trim().min(1).default('./.tessera'),
   TESSERA_ISSUER: issuerUrl,
   TESSERA_AUDIENCE: z.string().trim().min(1).max(256).default('tessera'),
@@ -141,6 +162,7 @@ export const envSchema = z.object({
   TESSERA_MAX_SESSIONS_PER_USER: integer(10, 1, 10_000),
   TESSERA_SESSION_BINDING: z.enum(['lax', 'strict']).default('lax'),
   TESSERA_SIGNUP: z.enum(['closed', 'open']).default('closed'),
+  TESSERA_RATE_LIMIT_REFRESH: rateLimit('10/1m'),
   TESSERA_HIBP: z.enum(['offline', 'online']).default('offline'),
   TESSERA_PASSWORD_MIN_LENGTH: integer(12, 8, 128),
   TESSERA_TRUST_PROXY: trustProxy,

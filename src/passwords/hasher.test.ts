@@ -19,7 +19,8 @@ describe('password hasher', () => {
 
   it('verifies imported bcrypt hashes ($2a$, $2b$, $2y$) and asks for a rehash', async () => {
     for (const version of ['2a', '2b', '2y'] as const) {
-      const hash = await bcryptHash('imported secret', { cost: 4, version });
+      // Other systems export all three prefixes; for this input they are the same algorithm.
+      const hash = (await bcryptHash('imported secret', 4)).replace(/^\$2b\$/, `$${version}$`);
       assert.ok(hash.startsWith(`$${version}$`));
       assert.equal(await hasher.verify(hash, 'imported secret'), true, version);
       assert.equal(await hasher.verify(hash, 'imported secreT'), false, version);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import type { EventBus, EventContext } from '../events/bus.js';
+import type { RevocationService } from '../revocation/service.js';
 import type { StoreSet } from '../store/stores.js';
 import { generateRefreshToken } from '../tokens/refresh-token.js';
 import type { User } from '../users/user.js';
@@ -16,6 +18,7 @@ export interface OpenSessionInput {
   device: DeviceInfo | undefined;
   ip: string | null;
   userAgent: string | null;
+  context?: EventContext;
 }
 
 export interface OpenedSession {
@@ -27,6 +30,8 @@ export interface OpenedSession {
 export interface SessionServiceOptions {
   stores: StoreSet;
   clock: Clock;
+  revocations: RevocationService;
+  events: EventBus;
   refreshTtlMs: number;
   sessionMaxAgeMs: number;
   maxSessionsPerUser: number;
@@ -44,14 +49,14 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
   const { stores, clock } = options;
 
   return {
-    async open({ user, amr, device, ip, userAgent }) {
+    async open({ user, amr, device, ip, userAgent, context }) {
       const now = clock.now();
       const createdAt = new Date(now);
       const expiresAt = new Date(now + options.sessionMaxAgeMs);
       const refreshExpiresAt = new Date(Math.min(now + options.refreshTtlMs, expiresAt.getTime()));
       const refresh = generateRefreshToken();
 
-      const session = await stores.transaction(async (tx) => {
+      const { session, ended } = await stores.transaction(async (tx) => {
         const session = await tx.sessions.create({
           id: randomUUID(),
           userId: user.id,
@@ -73,12 +78,18 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         });
         const others = (await tx.sessions.listActiveByUser(user.id, createdAt)).filter((s) => s.id !== session.id);
         const excess = Math.max(0, others.length - (options.maxSessionsPerUser - 1));
+        const ended = [];
         for (const old of others.slice(0, excess)) {
-          await tx.sessions.revoke(old.id, createdAt, 'session_limit');
-          await tx.refreshTokens.revokeBySession(old.id, createdAt);
+          await tx.sessions.lockById(old.id);
+          ended.push(...(await options.revocations.revokeSessionIn(tx, old.id, 'session_limit', now)));
         }
-        return session;
+        return { session, ended };
       });
+      await options.revocations.announce(ended);
+      options.events.emit('session.created', { userId: user.id, sessionId: session.id }, context);
+      for (const revocation of ended) {
+        options.events.emit('session.revoked', { userId: user.id, sessionId: revocation.subject, reason: 'session_limit' }, context);
+      }
       return { session, refreshToken: refresh.token, refreshExpiresAt };
     },
   };

@@ -94,7 +94,7 @@ for (const backend of testBackends()) {
 
     it('verifies an imported bcrypt hash and rehashes it to argon2id', async () => {
       const id = await createUser(t, 'dave');
-      await t.tessera.stores.users.updatePasswordHash(id, await bcryptHash('imported password 1', { cost: 10 }), new Date(), false);
+      await t.tessera.stores.users.updatePasswordHash(id, await bcryptHash('imported password 1', 10), new Date(), false);
       assert.equal((await login(t, { username: 'dave', password: 'wrong password here' })).statusCode, 401);
       assert.equal((await login(t, { username: 'dave', password: 'imported password 1' })).statusCode, 200);
       const stored = await t.tessera.stores.users.findById(id);

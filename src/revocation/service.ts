@@ -1,0 +1,174 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { EventBus, EventContext } from '../events/bus.js';
+import type { HotState } from '../store/hot/hot-state.js';
+import type { Stores, StoreSet } from '../store/stores.js';
+import type { Revocation, RevocationChange } from './revocation.js';
+import { RevocationCache, type RevocationSubject, type RevokedReason } from './revocation-cache.js';
+
+export interface RevocationServiceOptions {
+  stores: StoreSet;
+  hotState: HotState;
+  events: EventBus;
+  clock: Clock;
+  /** How long any access token can live (TESSERA_ACCESS_TTL): revocations are kept that long. */
+  accessTtlMs: number;
+  /** Verification leeway, added to every revocation's life. */
+  leewayMs: number;
+  /** Full re-read of the durable record, in case a fan-out message was lost. */
+  resyncIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** What a transaction revoked; announced to every instance once it commits. */
+export type PendingRevocations = Revocation[];
+
+export interface RevocationService {
+  /** Loads the durable record and subscribes to the fan-out. */
+  start(): Promise<void>;
+  stop(): void;
+  /** Why an access token is revoked, or undefined. In-process, no I/O. */
+  check(token: RevocationSubject): RevokedReason | undefined;
+  /** Adds one access token to the denylist until its `exp` (seconds). */
+  revokeAccessToken(token: { jti: string; exp: number; sub: string; sid: string }, context?: EventContext): Promise<void>;
+  /** Ends a session: its refresh tokens and every access token of it. False if it was not active. */
+  revokeSession(sessionId: string, reason: string, context?: EventContext): Promise<boolean>;
+  /** Ends every session of a user and refuses every token issued before now. Returns how many sessions ended. */
+  revokeAllForUser(userId: string, reason: string, context?: EventContext): Promise<number>;
+  /** Disables or enables a user; a disabled user's tokens are refused at once. */
+  setUserDisabled(userId: string, disabled: boolean): Promise<boolean>;
+  /**
+   * Inside a transaction: ends a session and records the revocation durably. Returns what to
+   * `announce` after the commit.
+   */
+  revokeSessionIn(tx: Stores, sessionId: string, reason: string, at: number): Promise<PendingRevocations>;
+  /** Applies committed revocations here and fans them out to every instance. */
+  announce(revocations: PendingRevocations): Promise<void>;
+  /** Number of entries in force in this process (metrics). */
+  readonly size: number;
+}
+
+export function createRevocationService(options: RevocationServiceOptions): RevocationService {
+  const { stores, hotState, events, clock, logger } = options;
+  const cache = new RevocationCache();
+  const lifetime = options.accessTtlMs + options.leewayMs + 1000;
+  let unsubscribe: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function resync(): Promise<void> {
+    const now = clock.now();
+    cache.load(await stores.revocations.listActive(new Date(now)));
+    cache.prune(now);
+  }
+
+  async function fanOut(changes: RevocationChange[]): Promise<void> {
+    for (const change of changes) cache.apply(change);
+    try {
+      for (const change of changes) await hotState.publish(change);
+    } catch (error) {
+      // Durable in SQL and applied here; other instances pick it up at their next resync.
+      logger?.error({ err: error }, 'revocation fan-out failed');
+    }
+  }
+
+  async function revokeSessionIn(tx: Stores, sessionId: string, reason: string, at: number): Promise<PendingRevocations> {
+    const date = new Date(at);
+    const ended = await tx.sessions.revoke(sessionId, date, reason);
+    await tx.refreshTokens.revokeBySession(sessionId, date, reason);
+    if (!ended) return [];
+    const revocation: Revocation = { kind: 'sid', subject: sessionId, at, expiresAt: at + lifetime };
+    await tx.revocations.put(revocation);
+    return [revocation];
+  }
+
+  const service: RevocationService = {
+    async start() {
+      await resync();
+      unsubscribe = hotState.subscribe({
+        change: (change) => cache.apply(change),
+        resync: () => void resync().catch((error: unknown) => logger?.error({ err: error }, 'revocation resync failed')),
+      });
+      timer = setInterval(() => {
+        resync()
+          .then(() => stores.revocations.prune(new Date(clock.now() - 3_600_000)))
+          .catch((error: unknown) => logger?.warn({ err: error }, 'revocation resync failed'));
+      }, options.resyncIntervalMs ?? 30_000);
+      timer.unref();
+    },
+
+    stop() {
+      unsubscribe?.();
+      if (timer) clearInterval(timer);
+    },
+
+    check: (token) => cache.check(token, clock.now()),
+
+    get size() {
+      return cache.size;
+    },
+
+    revokeSessionIn,
+
+    announce: (revocations) => fanOut(revocations.map((revocation) => ({ type: 'revoked', revocation }))),
+
+    async revokeAccessToken(token, context) {
+      const at = clock.now();
+      const revocation: Revocation = { kind: 'jti', subject: token.jti, at, expiresAt: token.exp * 1000 + options.leewayMs + 1000 };
+      await stores.revocations.put(revocation);
+      await service.announce([revocation]);
+      events.emit('token.revoked', { userId: token.sub, sessionId: token.sid, tokenType: 'access_token' }, context);
+    },
+
+    async revokeSession(sessionId, reason, context) {
+      const at = clock.now();
+      const result = await stores.transaction(async (tx) => {
+        const session = await tx.sessions.lockById(sessionId);
+        if (!session) return undefined;
+        return { userId: session.userId, pending: await revokeSessionIn(tx, sessionId, reason, at) };
+      });
+      if (!result || result.pending.length === 0) return false;
+      await service.announce(result.pending);
+      events.emit('session.revoked', { userId: result.userId, sessionId, reason }, context);
+      return true;
+    },
+
+    async revokeAllForUser(userId, reason, context) {
+      const at = clock.now();
+      const pending = await stores.transaction(async (tx) => {
+        const sessions = await tx.sessions.listActiveByUser(userId, new Date(at));
+        const all: Revocation[] = [];
+        for (const session of sessions) {
+          await tx.sessions.lockById(session.id);
+          all.push(...(await revokeSessionIn(tx, session.id, reason, at)));
+        }
+        await tx.users.setTokensRevokedAfter(userId, new Date(at));
+        const revocation: Revocation = { kind: 'user', subject: userId, at, expiresAt: at + lifetime };
+        await tx.revocations.put(revocation);
+        return [...all, revocation];
+      });
+      await service.announce(pending);
+      const ended = pending.filter((revocation) => revocation.kind === 'sid');
+      for (const revocation of ended) events.emit('session.revoked', { userId, sessionId: revocation.subject, reason }, context);
+      events.emit('user.tokens_revoked', { userId, sessions: ended.length }, context);
+      return ended.length;
+    },
+
+    async setUserDisabled(userId, disabled) {
+      const at = clock.now();
+      const changed = await stores.transaction(async (tx) => {
+        if (!(await tx.users.setDisabled(userId, disabled, new Date(at)))) return false;
+        if (disabled) await tx.revocations.put({ kind: 'disabled', subject: userId, at, expiresAt: at + lifetime });
+        else await tx.revocations.deleteDisabled(userId);
+        return true;
+      });
+      if (!changed) return false;
+      await fanOut([
+        disabled
+          ? { type: 'revoked', revocation: { kind: 'disabled', subject: userId, at, expiresAt: at + lifetime } }
+          : { type: 'enabled', userId },
+      ]);
+      return true;
+    },
+  };
+  return service;
+}

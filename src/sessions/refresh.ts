@@ -1,0 +1,180 @@
+import type { Clock } from '../clock.js';
+import { AuthError } from '../errors/auth-error.js';
+import type { EventBus, EventContext } from '../events/bus.js';
+import type { Sealer } from '../keys/sealer.js';
+import type { RevocationService, PendingRevocations } from '../revocation/service.js';
+import type { RateLimiter } from '../store/hot/hot-state.js';
+import type { Stores, StoreSet } from '../store/stores.js';
+import type { AccessTokens } from '../tokens/access-token.js';
+import { generateRefreshToken, parseRefreshToken, refreshSecretMatches } from '../tokens/refresh-token.js';
+import type { RefreshTokenRecord } from '../tokens/refresh-token-store.js';
+import { issueTokenResponse, type TokenResponse } from '../auth/token-response.js';
+import { isSessionActive, type Session } from './session.js';
+
+export interface RefreshInput {
+  refreshToken: unknown;
+  ip: string | null;
+  userAgent: string | null;
+  context?: EventContext;
+}
+
+export interface RefreshOptions {
+  stores: StoreSet;
+  tokens: AccessTokens;
+  revocations: RevocationService;
+  events: EventBus;
+  clock: Clock;
+  /** Seals the successor pair kept for the reuse grace window (purpose "refresh-grace"). */
+  sealer: Sealer;
+  limiter: RateLimiter;
+  refreshTtlMs: number;
+  reuseGraceMs: number;
+  binding: 'lax' | 'strict';
+}
+
+export type Refresh = (input: RefreshInput) => Promise<TokenResponse>;
+
+type Outcome =
+  | { kind: 'rotated'; response: TokenResponse; session: Session; contextChanged: { ip: boolean; userAgent: boolean } }
+  | { kind: 'replayed'; response: TokenResponse }
+  | { kind: 'reused'; session: Session; pending: PendingRevocations }
+  | { kind: 'ended_by_binding'; session: Session; pending: PendingRevocations; contextChanged: { ip: boolean; userAgent: boolean } }
+  | { kind: 'refused'; detail: string };
+
+function invalidGrant(detail: string): AuthError {
+  return new AuthError('invalid_grant', { detail });
+}
+
+/**
+ * Refresh-token rotation (SPEC §2) in one transaction that locks the session, then the token:
+ * every use mints a new pair and consumes the old token. Presenting a consumed token within the
+ * grace window, while its successor is unused, returns the byte-identical successor pair again;
+ * any other reuse ends the whole session and raises `refresh_token.reused`.
+ * Of any number of concurrent refreshes of one token exactly one rotates.
+ */
+export function createRefresh(options: RefreshOptions): Refresh {
+  const { stores, tokens, revocations, events, clock, sealer } = options;
+
+  /** The token row, found by its public id and matched against the stored hash in constant time. */
+  async function findPresented(refreshToken: unknown): Promise<RefreshTokenRecord> {
+    const parts = parseRefreshToken(refreshToken);
+    if (!parts) throw invalidGrant('malformed refresh token');
+    const record = await stores.refreshTokens.findById(parts.id);
+    // A wrong secret for a real id is a guess, not a reuse: refuse without touching the session.
+    if (!record || !refreshSecretMatches(parts.secret, record.secretHash)) throw invalidGrant('unknown refresh token');
+    return record;
+  }
+
+  async function assertWithinRateLimit(sessionId: string): Promise<void> {
+    const result = await options.limiter.consume(sessionId);
+    if (!result.allowed) {
+      throw new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'refresh rate limit' });
+    }
+  }
+
+  function replayable(record: RefreshTokenRecord, successor: RefreshTokenRecord | undefined, now: number): boolean {
+    return (
+      record.consumedAt !== null &&
+      now - record.consumedAt.getTime() <= options.reuseGraceMs &&
+      record.successorSealed !== null &&
+      successor !== undefined &&
+      successor.consumedAt === null &&
+      successor.revokedAt === null
+    );
+  }
+
+  async function rotate(tx: Stores, presented: RefreshTokenRecord, input: RefreshInput, now: number): Promise<Outcome> {
+    const session = await tx.sessions.lockById(presented.sessionId);
+    const record = await tx.refreshTokens.lockById(presented.id);
+    if (!session || !record) return { kind: 'refused', detail: 'token vanished' };
+    if (!isSessionActive(session, now)) return { kind: 'refused', detail: 'session ended' };
+    if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
+
+    if (record.consumedAt) {
+      const successor = record.successorId ? await tx.refreshTokens.findById(record.successorId) : undefined;
+      if (replayable(record, successor, now)) {
+        return { kind: 'replayed', response: JSON.parse(sealer.open(record.successorSealed!, record.id)) as TokenResponse };
+      }
+      return { kind: 'reused', session, pending: await revocations.revokeSessionIn(tx, session.id, 'refresh_token_reused', now) };
+    }
+    if (record.expiresAt.getTime() <= now) return { kind: 'refused', detail: 'token expired' };
+
+    const user = await tx.users.findById(session.userId);
+    if (!user || user.disabled) return { kind: 'refused', detail: 'user disabled or deleted' };
+
+    const contextChanged = { ip: input.ip !== session.ip, userAgent: input.userAgent !== session.userAgent };
+    if (options.binding === 'strict' && (contextChanged.ip || contextChanged.userAgent)) {
+      return {
+        kind: 'ended_by_binding',
+        session,
+        contextChanged,
+        pending: await revocations.revokeSessionIn(tx, session.id, 'session_binding', now),
+      };
+    }
+
+    const successor = generateRefreshToken();
+    const expiresAt = new Date(Math.min(now + options.refreshTtlMs, session.expiresAt.getTime()));
+    const createdAt = new Date(now);
+    await tx.refreshTokens.insert({
+      id: successor.id,
+      sessionId: session.id,
+      userId: user.id,
+      secretHash: successor.secretHash,
+      createdAt,
+      expiresAt,
+    });
+    const response = await issueTokenResponse(tokens, clock, user, {
+      session,
+      refreshToken: successor.token,
+      refreshExpiresAt: expiresAt,
+    });
+    await tx.refreshTokens.markConsumed(record.id, createdAt, successor.id, sealer.seal(JSON.stringify(response), record.id));
+    await tx.sessions.touch(session.id, createdAt, input.ip, input.userAgent);
+    return { kind: 'rotated', response, session, contextChanged };
+  }
+
+  return async function refresh(input) {
+    const presented = await findPresented(input.refreshToken);
+    await assertWithinRateLimit(presented.sessionId);
+    const now = clock.now();
+    const outcome = await stores.transaction((tx) => rotate(tx, presented, input, now));
+    const context = input.context;
+
+    switch (outcome.kind) {
+      case 'rotated': {
+        const { session, contextChanged } = outcome;
+        events.emit('refresh_token.rotated', { userId: session.userId, sessionId: session.id }, context);
+        if (contextChanged.ip || contextChanged.userAgent) {
+          events.emit(
+            'session.context_changed',
+            { userId: session.userId, sessionId: session.id, ipChanged: contextChanged.ip, userAgentChanged: contextChanged.userAgent, ended: false },
+            context,
+          );
+        }
+        return outcome.response;
+      }
+      case 'replayed':
+        return outcome.response;
+      case 'reused':
+        await revocations.announce(outcome.pending);
+        events.emit('refresh_token.reused', { userId: outcome.session.userId, sessionId: outcome.session.id }, context);
+        if (outcome.pending.length > 0) {
+          events.emit('session.revoked', { userId: outcome.session.userId, sessionId: outcome.session.id, reason: 'refresh_token_reused' }, context);
+        }
+        throw invalidGrant('refresh token reused');
+      case 'ended_by_binding': {
+        const { session, contextChanged } = outcome;
+        await revocations.announce(outcome.pending);
+        events.emit(
+          'session.context_changed',
+          { userId: session.userId, sessionId: session.id, ipChanged: contextChanged.ip, userAgentChanged: contextChanged.userAgent, ended: true },
+          context,
+        );
+        events.emit('session.revoked', { userId: session.userId, sessionId: session.id, reason: 'session_binding' }, context);
+        throw invalidGrant('session binding');
+      }
+      case 'refused':
+        throw invalidGrant(outcome.detail);
+    }
+  };
+}
