@@ -11,6 +11,8 @@ export const errorCodes = {
   invalid_grant: { status: 401, description: 'The refresh token is invalid, expired or revoked.' },
   forbidden: { status: 403, description: 'You are not allowed to do this.' },
   signup_disabled: { status: 403, description: 'Self-service sign-up is disabled.' },
+  insufficient_permissions: { status: 403, description: 'The token lacks a required permission.' },
+  not_token_owner: { status: 403, description: 'That token belongs to another user.' },
   not_found: { status: 404, description: 'Not found.' },
   username_taken: { status: 409, description: 'That username is already taken.' },
   email_taken: { status: 409, description: 'That e-mail address is already registered.' },

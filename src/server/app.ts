@@ -8,6 +8,9 @@ import { registerErrorHandling, sendError } from './plugins/errors.js';
 import { baselineSecurityHeaders, registerRequestContext, requestIdFor } from './plugins/request-context.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { verifyRoutes } from './routes/verify.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 
 /** Request bodies larger than this are refused with 413 before parsing. */
@@ -75,5 +78,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(healthRoutes, { tessera });
   await app.register(wellKnownRoutes, { tessera });
   await app.register(authRoutes, { tessera });
+  await app.register(tokenRoutes, { tessera });
+  await app.register(sessionRoutes, { tessera });
+  await app.register(verifyRoutes, { tessera });
   return app;
 }

@@ -5,9 +5,12 @@ import { buildApp } from '../server/app.js';
 import { createTessera, type Tessera } from '../service.js';
 import { testConfig } from './config.js';
 import type { TestBackend } from './databases.js';
+import { openTestHotState } from './hot-state.js';
 
 export interface TestApp {
   app: FastifyInstance;
+  /** The Redis key prefix of this app's hot state, when it uses Redis. */
+  hotStatePrefix: string | undefined;
   tessera: Tessera;
   config: Config;
   clock: ManualClock;
@@ -18,19 +21,28 @@ export interface TestAppOptions {
   env?: Record<string, string | undefined>;
   /** Defaults to a ManualClock at the real current time (so tokens also verify with other libraries). */
   clock?: ManualClock;
+  /** Share Redis hot state with another test app (same prefix). */
+  hotStatePrefix?: string;
 }
 
 /** A Tessera and its Fastify app over a fresh database of `backend`. */
 export async function startTestApp(backend: TestBackend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { db, cleanup } = await backend.open();
+  const { db, cleanup: cleanupDb } = await backend.open();
+  // PostgreSQL runs with Redis hot state (when REDIS_URL is set), PGlite with in-process state.
+  const hot = await openTestHotState(backend.name === 'postgres' ? 'redis' : 'memory', options.hotStatePrefix);
+  const cleanup = async () => {
+    await hot.cleanup();
+    await cleanupDb();
+  };
   const clock = options.clock ?? new ManualClock(Date.now());
   const config = testConfig(options.env);
   try {
-    const tessera = await createTessera(config, { db, clock });
+    const tessera = await createTessera(config, { db, clock, hotState: hot.hotState });
     const app = await buildApp(tessera);
     await app.ready();
     return {
       app,
+      hotStatePrefix: hot.prefix,
       tessera,
       config,
       clock,

@@ -42,3 +42,6 @@ export const errorResponses = {
   500: ErrorResponse,
   503: ErrorResponse,
 };
+
+export const NoContent = Type.Null();
+export const EmptyObject = Type.Object({}, { additionalProperties: false });

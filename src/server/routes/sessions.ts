@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AuthError } from '../../errors/auth-error.js';
+import type { Tessera } from '../../service.js';
+import { bearerToken } from '../plugins/auth-context.js';
+import { errorResponses, NoContent } from '../schemas/common.js';
+import { SessionParams, SessionView } from '../schemas/tokens.js';
+import { eventContext } from './tokens.js';
+
+/** The signed-in user's own sessions (devices). */
+export async function sessionRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get(
+    '/auth/sessions',
+    { schema: { response: { 200: Type.Object({ sessions: Type.Array(SessionView) }), ...errorResponses } } },
+    async (request) => {
+      const { claims } = await tessera.authenticate(bearerToken(request));
+      const sessions = await tessera.stores.sessions.listActiveByUser(claims.sub, new Date(tessera.clock.now()));
+      return {
+        sessions: sessions.map((session) => ({
+          id: session.id,
+          device_name: session.deviceName,
+          ip: session.ip,
+          user_agent: session.userAgent,
+          created_at: session.createdAt.toISOString(),
+          last_active_at: session.lastActiveAt.toISOString(),
+          expires_at: session.expiresAt.toISOString(),
+          current: session.id === claims.sid,
+        })),
+      };
+    },
+  );
+
+  app.delete(
+    '/auth/sessions/:id',
+    { schema: { params: SessionParams, response: { 204: NoContent, ...errorResponses } } },
+    async (request, reply) => {
+      const { claims } = await tessera.authenticate(bearerToken(request));
+      const session = await tessera.stores.sessions.findById(request.params.id);
+      // Another user's session is answered exactly like a missing one.
+      if (!session || session.userId !== claims.sub || session.revokedAt !== null) {
+        throw new AuthError('not_found', { description: 'No such session.' });
+      }
+      await tessera.revocations.revokeSession(session.id, 'ended_by_user', eventContext(request));
+      return reply.code(204).send(null);
+    },
+  );
+}
