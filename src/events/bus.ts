@@ -23,12 +23,10 @@ export interface EventContext {
   requestId?: string;
 }
 
-export interface SecurityEvent<T extends SecurityEventType = SecurityEventType> {
-  type: T;
-  at: number;
-  payload: SecurityEventPayloads[T];
-  context: EventContext;
-}
+/** One event; a union discriminated by `type`, so `payload` narrows with it. */
+export type SecurityEvent = {
+  [T in SecurityEventType]: { type: T; at: number; payload: SecurityEventPayloads[T]; context: EventContext };
+}[SecurityEventType];
 
 type Listener = (event: SecurityEvent) => void;
 

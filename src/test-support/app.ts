@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ManualClock } from '../clock.js';
 import type { Config } from '../config/config.js';
+import type { Db } from '../store/sql/db.js';
 import { buildApp } from '../server/app.js';
 import { createTessera, type Tessera } from '../service.js';
 import { testConfig } from './config.js';
@@ -23,11 +24,13 @@ export interface TestAppOptions {
   clock?: ManualClock;
   /** Share Redis hot state with another test app (same prefix). */
   hotStatePrefix?: string;
+  /** Run over this database (a second instance, a restart) instead of a fresh one; not dropped on close. */
+  db?: Db;
 }
 
 /** A Tessera and its Fastify app over a fresh database of `backend`. */
 export async function startTestApp(backend: TestBackend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { db, cleanup: cleanupDb } = await backend.open();
+  const { db, cleanup: cleanupDb } = options.db ? { db: options.db, cleanup: async () => undefined } : await backend.open();
   // PostgreSQL runs with Redis hot state (when REDIS_URL is set), PGlite with in-process state.
   const hot = await openTestHotState(backend.name === 'postgres' ? 'redis' : 'memory', options.hotStatePrefix);
   const cleanup = async () => {

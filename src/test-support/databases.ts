@@ -7,6 +7,8 @@ import { openPostgresDb } from '../store/sql/postgres-db.js';
 
 export interface TestDatabase {
   db: Db;
+  /** PostgreSQL only: another connection pool on the same schema (a second instance). */
+  reopen?: () => Db;
   /** Closes the database and removes everything the test created (the PostgreSQL schema). */
   cleanup(): Promise<void>;
 }
@@ -63,6 +65,7 @@ export function postgresBackend(url: string): TestBackend {
       if (migrated) await migrate(db);
       return {
         db,
+        reopen: () => openPostgresDb({ connectionString: url, schema, max: 20 }),
         async cleanup() {
           await db.close();
           await withAdminPool(url, (pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
