@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Db } from '../store/sql/db.js';
+import { openPgliteDb } from '../store/sql/pglite-db.js';
+import { createUser, signIn, startTestApp, type TestApp } from '../test-support/app.js';
+import { testBackends, type TestBackend } from '../test-support/databases.js';
+import { deleteRedisKeys, redisUrl, uniquePrefix } from '../test-support/hot-state.js';
+
+/** A database that survives its first Tessera: a PGlite directory, or a PostgreSQL schema. */
+async function durableDatabase(backend: TestBackend): Promise<{ first: Db; again(): Promise<Db>; cleanup(): Promise<void> }> {
+  if (backend.name === 'postgres') {
+    const database = await backend.open();
+    return { first: database.db, again: async () => database.reopen!(), cleanup: database.cleanup };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-restart-'));
+  return {
+    first: await openPgliteDb({ dataDir: dir }),
+    again: () => openPgliteDb({ dataDir: dir }),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+const verify = (t: TestApp, token: string) => t.app.inject({ url: '/auth/verify', headers: { authorization: `Bearer ${token}` } });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+for (const backend of testBackends()) {
+  describe(`revocation that sticks (${backend.name})`, () => {
+    it('keeps every kind of revocation across a restart with fresh hot state', async () => {
+      const database = await durableDatabase(backend);
+      try {
+        const before = await startTestApp(backend, { db: database.first });
+        await createUser(before, 'logged-out');
+        await createUser(before, 'token-revoked');
+        await createUser(before, 'revoked-all');
+        const disabledId = await createUser(before, 'disabled');
+        await createUser(before, 'untouched');
+        const tokens = {
+          loggedOut: await signIn(before, 'logged-out'),
+          tokenRevoked: await signIn(before, 'token-revoked'),
+          revokedAll: await signIn(before, 'revoked-all'),
+          disabled: await signIn(before, 'disabled'),
+          untouched: await signIn(before, 'untouched'),
+        };
+        assert.equal((await before.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.loggedOut.access_token) })).statusCode, 204);
+        assert.equal(
+          (await before.app.inject({ method: 'POST', url: '/auth/revoke', payload: { token: tokens.tokenRevoked.access_token } })).statusCode,
+          200,
+        );
+        assert.equal((await before.app.inject({ method: 'POST', url: '/auth/logout-all', headers: bearer(tokens.revokedAll.access_token) })).statusCode, 204);
+        assert.equal(await before.tessera.revocations.setUserDisabled(disabledId, true), true);
+        const revoked = [tokens.loggedOut, tokens.tokenRevoked, tokens.revokedAll, tokens.disabled].map((pair) => pair.access_token);
+        for (const token of revoked) assert.equal((await verify(before, token)).statusCode, 401);
+        await before.close();
+
+        // A new process: empty caches, a new hot-state namespace (as after a Redis flush).
+        const after = await startTestApp(backend, { db: await database.again() });
+        try {
+          for (const token of revoked) {
+            const response = await verify(after, token);
+            assert.equal(response.statusCode, 401);
+            assert.equal(response.json().error, 'invalid_token');
+          }
+          assert.equal((await verify(after, tokens.untouched.access_token)).statusCode, 200, 'only what was revoked');
+          const refreshes = await Promise.all(
+            [tokens.loggedOut, tokens.revokedAll, tokens.disabled].map((pair) =>
+              after.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: pair.refresh_token } }),
+            ),
+          );
+          assert.deepEqual(refreshes.map((r) => r.statusCode), [401, 401, 401]);
+        } finally {
+          await after.close();
+        }
+      } finally {
+        await database.cleanup();
+      }
+    });
+
+    it('accepts a token issued right after a revoke-all, and refuses every one from before', async () => {
+      const t = await startTestApp(backend);
+      try {
+        await createUser(t, 'fresh-start');
+        const old = await signIn(t, 'fresh-start');
+        const older = await signIn(t, 'fresh-start');
+        assert.equal((await t.app.inject({ method: 'POST', url: '/auth/logout-all', headers: bearer(old.access_token) })).statusCode, 204);
+        // Same millisecond on the injected clock.
+        const fresh = await signIn(t, 'fresh-start');
+        assert.equal((await verify(t, fresh.access_token)).statusCode, 200);
+        assert.equal((await verify(t, old.access_token)).statusCode, 401);
+        assert.equal((await verify(t, older.access_token)).statusCode, 401);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}
+
+const postgres = testBackends().find((backend) => backend.name === 'postgres');
+const shared = postgres && redisUrl ? postgres : undefined;
+
+describe('revocation across instances sharing PostgreSQL and Redis', { skip: shared ? false : 'DATABASE_URL and REDIS_URL not set' }, () => {
+  it('is enforced by a second instance within 1 s', async () => {
+    const database = await shared!.open();
+    const prefix = uniquePrefix();
+    const a = await startTestApp(shared!, { db: database.db, hotStatePrefix: prefix });
+    const b = await startTestApp(shared!, { db: database.reopen!(), hotStatePrefix: prefix });
+    try {
+      await createUser(a, 'two-instances');
+      const tokens = await signIn(a, 'two-instances');
+      assert.equal((await verify(b, tokens.access_token)).statusCode, 200, 'b has verified (and cached) the token');
+      const revokedAt = Date.now();
+      assert.equal((await a.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) })).statusCode, 204);
+      let status = 200;
+      while (status === 200 && Date.now() - revokedAt < 1000) {
+        status = (await verify(b, tokens.access_token)).statusCode;
+        if (status === 200) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(status, 401, `b refused the token within ${Date.now() - revokedAt} ms`);
+    } finally {
+      await b.close();
+      await a.close();
+      await database.cleanup();
+    }
+  });
+
+  it('never brings a revoked token back after a Redis flush', async () => {
+    const database = await shared!.open();
+    const prefix = uniquePrefix();
+    const a = await startTestApp(shared!, { db: database.db, hotStatePrefix: prefix });
+    try {
+      await createUser(a, 'flushed');
+      const tokens = await signIn(a, 'flushed');
+      await a.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) });
+      await deleteRedisKeys(redisUrl!, prefix);
+      assert.equal((await verify(a, tokens.access_token)).statusCode, 401, 'the running instance keeps it');
+      const b = await startTestApp(shared!, { db: database.reopen!(), hotStatePrefix: prefix });
+      try {
+        assert.equal((await verify(b, tokens.access_token)).statusCode, 401, 'a new instance rebuilds it from SQL');
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await a.close();
+      await database.cleanup();
+    }
+  });
+});
