@@ -30,6 +30,7 @@ export async function issueTokenResponse(
     permissions: user.permissions,
     amr: opened.session.amr,
     tenant: user.tenant,
+    notAfterMs: opened.session.expiresAt.getTime(),
   });
   return {
     access_token: token,

@@ -84,9 +84,10 @@ export function createRefresh(options: RefreshOptions): Refresh {
   }
 
   async function rotate(tx: Stores, presented: RefreshTokenRecord, input: RefreshInput, now: number): Promise<Outcome> {
-    const session = await tx.sessions.lockById(presented.sessionId);
+    const owned = await tx.sessions.lockWithOwner(presented.sessionId);
     const record = await tx.refreshTokens.lockById(presented.id);
-    if (!session || !record) return { kind: 'refused', detail: 'token vanished' };
+    if (!owned || !record) return { kind: 'refused', detail: 'token vanished' };
+    const { session, user } = owned;
     if (!isSessionActive(session, now)) return { kind: 'refused', detail: 'session ended' };
     if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
 
@@ -98,9 +99,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
       return { kind: 'reused', session, pending: await revocations.revokeSessionIn(tx, session.id, 'refresh_token_reused', now) };
     }
     if (record.expiresAt.getTime() <= now) return { kind: 'refused', detail: 'token expired' };
-
-    const user = await tx.users.findById(session.userId);
-    if (!user || user.disabled) return { kind: 'refused', detail: 'user disabled or deleted' };
+    if (user.disabled) return { kind: 'refused', detail: 'user disabled' };
 
     const contextChanged = { ip: input.ip !== session.ip, userAgent: input.userAgent !== session.userAgent };
     if (options.binding === 'strict' && (contextChanged.ip || contextChanged.userAgent)) {
@@ -112,23 +111,22 @@ export function createRefresh(options: RefreshOptions): Refresh {
       };
     }
 
-    const successor = generateRefreshToken();
-    const expiresAt = new Date(Math.min(now + options.refreshTtlMs, session.expiresAt.getTime()));
+    const generated = generateRefreshToken();
     const createdAt = new Date(now);
-    await tx.refreshTokens.insert({
-      id: successor.id,
+    const successor = {
+      id: generated.id,
       sessionId: session.id,
       userId: user.id,
-      secretHash: successor.secretHash,
+      secretHash: generated.secretHash,
       createdAt,
-      expiresAt,
-    });
+      expiresAt: new Date(Math.min(now + options.refreshTtlMs, session.expiresAt.getTime())),
+    };
     const response = await issueTokenResponse(tokens, clock, user, {
       session,
-      refreshToken: successor.token,
-      refreshExpiresAt: expiresAt,
+      refreshToken: generated.token,
+      refreshExpiresAt: successor.expiresAt,
     });
-    await tx.refreshTokens.markConsumed(record.id, createdAt, successor.id, sealer.seal(JSON.stringify(response), record.id));
+    await tx.refreshTokens.rotate(record.id, successor, sealer.seal(JSON.stringify(response), record.id));
     await tx.sessions.touch(session.id, createdAt, input.ip, input.userAgent);
     return { kind: 'rotated', response, session, contextChanged };
   }

@@ -17,6 +17,14 @@ export interface Session {
 
 export type NewSession = Omit<Session, 'revokedAt' | 'revokeReason' | 'lastActiveAt'>;
 
-export function isSessionActive(session: Session, now: number): boolean {
-  return session.revokedAt === null && session.expiresAt.getTime() > now;
+/**
+ * Not revoked, not past its absolute end, and (when `idleTtlMs` is given) used within the idle
+ * window: past TESSERA_REFRESH_TTL without a refresh its refresh token has expired too.
+ */
+export function isSessionActive(session: Session, now: number, idleTtlMs?: number): boolean {
+  return (
+    session.revokedAt === null &&
+    session.expiresAt.getTime() > now &&
+    (idleTtlMs === undefined || session.lastActiveAt.getTime() + idleTtlMs > now)
+  );
 }

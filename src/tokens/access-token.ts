@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import { signCompactJws } from './jws.js';
 
 /** The claims of a Tessera access token (SPEC §2, RFC 9068). */
 export interface AccessTokenClaims {
@@ -30,6 +31,8 @@ export interface AccessTokenSubject {
   permissions: string[];
   amr: string[];
   tenant: string | null;
+  /** The token never outlives this (its session's absolute end), in milliseconds. */
+  notAfterMs?: number;
 }
 
 export interface AccessTokenOptions {
@@ -86,7 +89,7 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
         client_id: clientId,
         iat: now,
         nbf: now,
-        exp: now + Math.floor(ttlMs / 1000),
+        exp: Math.min(now + Math.floor(ttlMs / 1000), Math.floor((subject.notAfterMs ?? Infinity) / 1000)),
         jti: randomUUID(),
         sid: subject.sessionId,
         roles: [...subject.roles],
@@ -95,9 +98,7 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
         username: subject.username,
         ...(subject.tenant === null ? {} : { tenant: subject.tenant }),
       };
-      const token = await new SignJWT({ ...claims } as JWTPayload)
-        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-        .sign(key.privateKey);
+      const token = await signCompactJws({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }, claims, key.privateKey);
       return { token, claims };
     },
 

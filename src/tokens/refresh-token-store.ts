@@ -24,6 +24,11 @@ export interface RefreshTokenStore {
   /** Reads and row-locks the token until the transaction ends (after locking its session). */
   lockById(id: string): Promise<RefreshTokenRecord | undefined>;
   /**
+   * One rotation in one statement: inserts `successor`, marks `id` consumed at `successor.createdAt`
+   * pointing at it with the sealed pair, and clears the sealed copy `id`'s predecessor kept.
+   */
+  rotate(id: string, successor: NewRefreshToken, successorSealed: string): Promise<void>;
+  /**
    * Marks the token rotated: consumed at `at`, pointing at its successor, keeping the sealed
    * successor pair for the reuse grace window. Clears the sealed pair its predecessor kept for it.
    */

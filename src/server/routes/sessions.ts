@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
+import { isSessionActive } from '../../sessions/session.js';
 import { bearerToken } from '../plugins/auth-context.js';
 import { errorResponses, NoContent } from '../schemas/common.js';
 import { SessionParams, SessionView } from '../schemas/tokens.js';
@@ -17,7 +18,8 @@ export async function sessionRoutes(base: FastifyInstance, { tessera }: { tesser
     { schema: { response: { 200: Type.Object({ sessions: Type.Array(SessionView) }), ...errorResponses } } },
     async (request) => {
       const { claims } = await tessera.authenticate(bearerToken(request));
-      const sessions = await tessera.stores.sessions.listActiveByUser(claims.sub, new Date(tessera.clock.now()));
+      const now = tessera.clock.now();
+      const sessions = await tessera.stores.sessions.listActiveByUser(claims.sub, new Date(now), new Date(now - tessera.config.refreshTtlMs));
       return {
         sessions: sessions.map((session) => ({
           id: session.id,
@@ -40,7 +42,7 @@ export async function sessionRoutes(base: FastifyInstance, { tessera }: { tesser
       const { claims } = await tessera.authenticate(bearerToken(request));
       const session = await tessera.stores.sessions.findById(request.params.id);
       // Another user's session is answered exactly like a missing one.
-      if (!session || session.userId !== claims.sub || session.revokedAt !== null) {
+      if (!session || session.userId !== claims.sub || !isSessionActive(session, tessera.clock.now(), tessera.config.refreshTtlMs)) {
         throw new AuthError('not_found', { description: 'No such session.' });
       }
       await tessera.revocations.revokeSession(session.id, 'ended_by_user', eventContext(request));

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AuthError, isAuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
+import { isSessionActive } from '../../sessions/session.js';
 import type { AccessTokenClaims } from '../../tokens/access-token.js';
 import { parseRefreshToken, refreshSecretMatches } from '../../tokens/refresh-token.js';
 import { bearerToken } from '../plugins/auth-context.js';
@@ -169,7 +170,9 @@ async function introspectRefresh(tessera: Tessera, token: string) {
   if (!record || !refreshSecretMatches(parts.secret, record.secretHash)) return undefined;
   if (record.revokedAt || record.consumedAt || record.expiresAt.getTime() <= now) return undefined;
   const session = await tessera.stores.sessions.findById(record.sessionId);
-  if (!session || session.revokedAt || session.expiresAt.getTime() <= now) return undefined;
+  if (!session || !isSessionActive(session, now)) return undefined;
+  const user = await tessera.stores.users.findById(record.userId);
+  if (!user || user.disabled) return undefined;
   return {
     active: true,
     token_type: 'refresh_token',

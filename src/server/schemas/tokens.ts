@@ -12,7 +12,13 @@ export const LogoutBody = Type.Union([
 ]);
 
 export const RevokeBody = Type.Object(
-  { token: TokenText, token_type_hint: Type.Optional(SafeText(64)) },
+  {
+    token: TokenText,
+    token_type_hint: Type.Optional(SafeText(64)),
+    // OAuth clients send their credentials with RFC 7009/7662 requests; accepted and ignored.
+    client_id: Type.Optional(SafeText(256)),
+    client_secret: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
   { additionalProperties: false },
 );
 

@@ -59,6 +59,19 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
+    async rotate(id, successor, successorSealed) {
+      await db.query(
+        `WITH inserted AS (
+           INSERT INTO refresh_tokens (id, session_id, user_id, secret_hash, created_at, expires_at)
+           VALUES ($2, $3, $4, $5, $6, $7)
+         ), consumed AS (
+           UPDATE refresh_tokens SET consumed_at = $6, successor_id = $2, successor_sealed = $8 WHERE id = $1
+         )
+         UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_id = $1`,
+        [id, successor.id, successor.sessionId, successor.userId, successor.secretHash, successor.createdAt, successor.expiresAt, successorSealed],
+      );
+    },
+
     async markConsumed(id, at, successorId, successorSealed) {
       await db.query(
         'UPDATE refresh_tokens SET consumed_at = $2, successor_id = $3, successor_sealed = $4 WHERE id = $1',

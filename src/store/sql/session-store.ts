@@ -2,6 +2,7 @@ import type { NewSession, Session } from '../../sessions/session.js';
 import type { SessionStore } from '../../sessions/store.js';
 import type { Queryable } from './db.js';
 import { isUuid } from './uuid.js';
+import { toUser, userColumns, type UserRow } from './user-store.js';
 
 interface SessionRow {
   id: string;
@@ -71,18 +72,32 @@ export function sqlSessionStore(db: Queryable): SessionStore {
       return rows[0] ? toSession(rows[0]) : undefined;
     },
 
+    async lockWithOwner(id) {
+      if (!isUuid(id)) return undefined;
+      const sessionSelect = columns.split(', ').map((column) => `s.${column}`).join(', ');
+      const userSelect = userColumns.split(', ').map((column) => `u.${column} AS u_${column}`).join(', ');
+      const rows = await db.query<Record<string, unknown>>(
+        `SELECT ${sessionSelect}, ${userSelect} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 FOR UPDATE OF s`,
+        [id],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      const userRow = Object.fromEntries(userColumns.split(', ').map((column) => [column, row[`u_${column}`]])) as unknown as UserRow;
+      return { session: toSession(row as unknown as SessionRow), user: toUser(userRow) };
+    },
+
     async touch(id, at, ip, userAgent) {
       if (!isUuid(id)) return;
       await db.query('UPDATE sessions SET last_active_at = $2, ip = $3, user_agent = $4 WHERE id = $1', [id, at, ip, userAgent]);
     },
 
-    async listActiveByUser(userId, now) {
+    async listActiveByUser(userId, now, idleSince) {
       if (!isUuid(userId)) return [];
       const rows = await db.query<SessionRow>(
         `SELECT ${columns} FROM sessions
-         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND ($3::timestamptz IS NULL OR last_active_at > $3)
          ORDER BY created_at, id`,
-        [userId, now],
+        [userId, now, idleSince ?? null],
       );
       return rows.map(toSession);
     },

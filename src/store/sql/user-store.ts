@@ -4,7 +4,7 @@ import type { NewUser, User } from '../../users/user.js';
 import { isUniqueViolation, type Queryable } from './db.js';
 import { isUuid } from './uuid.js';
 
-interface UserRow {
+export interface UserRow {
   id: string;
   username: string;
   email: string | null;
@@ -18,10 +18,10 @@ interface UserRow {
   password_changed_at: Date;
 }
 
-const columns =
+export const userColumns =
   'id, username, email, password_hash, roles, permissions, tenant, disabled, created_at, updated_at, password_changed_at';
 
-function toUser(row: UserRow): User {
+export function toUser(row: UserRow): User {
   return {
     id: row.id,
     username: row.username,
@@ -53,7 +53,7 @@ export function sqlUserStore(db: Queryable): UserStore {
       try {
         const rows = await db.query<UserRow>(
           `INSERT INTO users (id, username, email, password_hash, roles, permissions, tenant, disabled, created_at, updated_at, password_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $8, $8) RETURNING ${columns}`,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $8, $8) RETURNING ${userColumns}`,
           params(user),
         );
         return toUser(rows[0]!);
@@ -71,7 +71,7 @@ export function sqlUserStore(db: Queryable): UserStore {
         const rows = await db.query<UserRow>(
           `INSERT INTO users (id, username, email, password_hash, roles, permissions, tenant, disabled, created_at, updated_at, password_changed_at)
            SELECT $1, $2, $3, $4, $5, $6, $7, false, $8, $8, $8
-           WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING ${columns}`,
+           WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING ${userColumns}`,
           params(user),
         );
         return rows[0] ? toUser(rows[0]) : undefined;
@@ -84,17 +84,17 @@ export function sqlUserStore(db: Queryable): UserStore {
 
     async findById(id) {
       if (!isUuid(id)) return undefined;
-      const rows = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE id = $1`, [id]);
+      const rows = await db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE id = $1`, [id]);
       return rows[0] ? toUser(rows[0]) : undefined;
     },
 
     async findByUsername(username) {
-      const rows = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE username = $1`, [username]);
+      const rows = await db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE username = $1`, [username]);
       return rows[0] ? toUser(rows[0]) : undefined;
     },
 
     async findByEmail(email) {
-      const rows = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE email = $1`, [email]);
+      const rows = await db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE email = $1`, [email]);
       return rows[0] ? toUser(rows[0]) : undefined;
     },
 

@@ -1,0 +1,296 @@
+// npm run bench: throughput of Tessera's hot paths as ratios against baselines measured in the
+// same run on this machine, written to docs/benchmarks.md. Needs PostgreSQL (DATABASE_URL,
+// default postgres://postgres@127.0.0.1:5432/test); everything listens on 127.0.0.1 and stops
+// by itself. BENCH_ROUNDS (default 3) and BENCH_SECONDS (default 5) set the effort.
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { cpus, tmpdir, totalmem, loadavg } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { hash, verify } from '@node-rs/argon2';
+import pg from 'pg';
+
+/** BENCH_ONLY=verify,refresh,login narrows the run (for profiling); the report needs all three. */
+const only = (part: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(part);
+const url = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const connections = 50;
+const distinctTokens = only('verify') ? 12_000 : 1; // more than the verified-token cache holds (10 000): every request misses
+const chains = 200;
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const ratio = (n: number) => `${n.toFixed(2)}×`;
+
+async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>, schema?: string, max = 1): Promise<T> {
+  const pool = new pg.Pool({ connectionString: url, max, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+interface Tokens {
+  accessTokens: string[];
+  refreshTokens: string[];
+  users: string[];
+  password: string;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function startServer(schema: string): Promise<{ port: number; pid: number; tokens: Tokens; stop(): Promise<void> }> {
+  const file = join(tmpdir(), `tessera-bench-${randomBytes(4).toString('hex')}.json`);
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      '--import',
+      import.meta.resolve('tsx'),
+      join(root, 'bench/server.ts'), url, schema, file, String(distinctTokens), String(chains), '50'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+    lines.on('line', (line) => {
+      const match = /^ready (\d+) /.exec(line);
+      if (match) resolve(Number(match[1]));
+    });
+  });
+  const tokens = JSON.parse(readFileSync(file, 'utf8')) as Tokens;
+  rmSync(file);
+  return {
+    port,
+    pid: child.pid!,
+    tokens,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+let serverPid = 0;
+
+/** One autocannon run; adds the server's CPU time per request (µs) and cores kept busy. */
+async function cannon(options: autocannon.Options): Promise<autocannon.Result & { cpuPerRequest: number; coresBusy: number }> {
+  const cpuBefore = cpuSeconds(serverPid);
+  const started = performance.now();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    autocannon({ duration: seconds, connections, ...options }, (error, res) => (error ? reject(error) : resolve(res)));
+  });
+  const cpu = cpuSeconds(serverPid) - cpuBefore;
+  const elapsed = (performance.now() - started) / 1000;
+  return { ...result, cpuPerRequest: (cpu / Math.max(1, result.requests.total)) * 1e6, coresBusy: cpu / elapsed };
+}
+
+function assertClean(name: string, result: autocannon.Result, okStatus = 200): void {
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0 || result.requests.total === 0) {
+    throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts of ${result.requests.total} (expected ${okStatus})`);
+  }
+}
+
+/** Raw PostgreSQL: the same rotation (lock, consume, insert successor) as bare SQL, 10 clients like the app's pool. */
+async function rawRotation(schema: string): Promise<number> {
+  return withPool(
+    async (pool) => {
+      await pool.query(`CREATE TABLE raw_rotation (id text PRIMARY KEY, session_id uuid NOT NULL, secret_hash text NOT NULL,
+        created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL, consumed_at timestamptz, successor_id text)`);
+      const session = randomUUID();
+      const deadline = Date.now() + seconds * 1000;
+      let count = 0;
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          let id = randomBytes(16).toString('base64url');
+          await pool.query('INSERT INTO raw_rotation VALUES ($1, $2, $3, now(), now() + interval \'7 days\', NULL, NULL)', [id, session, 'h']);
+          while (Date.now() < deadline) {
+            const next = randomBytes(16).toString('base64url');
+            const client = await pool.connect();
+            try {
+              await client.query('BEGIN');
+              await client.query('SELECT id FROM raw_rotation WHERE id = $1 FOR UPDATE', [id]);
+              await client.query('INSERT INTO raw_rotation VALUES ($1, $2, $3, now(), now() + interval \'7 days\', NULL, NULL)', [next, session, 'h']);
+              await client.query('UPDATE raw_rotation SET consumed_at = now(), successor_id = $2 WHERE id = $1', [id, next]);
+              await client.query('COMMIT');
+            } finally {
+              client.release();
+            }
+            id = next;
+            count += 1;
+          }
+        }),
+      );
+      return count / seconds;
+    },
+    schema,
+    10,
+  );
+}
+
+/** Raw argon2id verification throughput at the OWASP parameters, 4 in flight (the libuv pool). */
+async function rawArgon2(): Promise<number> {
+  const stored = await hash('bench password 0123456789', { memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+  const deadline = Date.now() + seconds * 1000;
+  let count = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (Date.now() < deadline) {
+        await verify(stored, 'bench password 0123456789');
+        count += 1;
+      }
+    }),
+  );
+  return count / seconds;
+}
+
+async function main(): Promise<void> {
+  const schema = `tessera_bench_${randomBytes(4).toString('hex')}`;
+  await withPool((pool) => pool.query(`CREATE SCHEMA ${schema}`));
+  const server = await startServer(schema);
+  serverPid = server.pid;
+  const base = `http://127.0.0.1:${server.port}`;
+  const { accessTokens, refreshTokens, users, password } = server.tokens;
+  const rows: Record<string, number[]> = {};
+  const record = (key: string, value: number) => (rows[key] ??= []).push(value);
+
+  try {
+    // (a) verification against the bare route, interleaved per round.
+    for (let round = 0; round < (only('verify') ? rounds : 0); round += 1) {
+      const bare = await cannon({ url: `${base}/bench/bare` });
+      assertClean('bare', bare);
+      const same = await cannon({ url: `${base}/auth/verify`, headers: { authorization: `Bearer ${accessTokens[0]}` } });
+      assertClean('verify same', same);
+      let next = 0;
+      const distinct = await cannon({
+        url: `${base}/auth/verify`,
+        requests: [
+          {
+            setupRequest: (request) => ({
+              ...request,
+              headers: { ...request.headers, authorization: `Bearer ${accessTokens[next++ % accessTokens.length]}` },
+            }),
+          },
+        ],
+      });
+      assertClean('verify distinct', distinct);
+      record('bare', bare.requests.average);
+      record('same', same.requests.average);
+      record('distinct', distinct.requests.average);
+      record('sameRatio', same.requests.average / bare.requests.average);
+      record('distinctRatio', distinct.requests.average / bare.requests.average);
+      record('bareP99', bare.latency.p99);
+      record('sameP99', same.latency.p99);
+      record('distinctP99', distinct.latency.p99);
+    }
+
+    // (b) refresh rotation: a shared queue of live refresh tokens; each is presented exactly once
+    // and its successor goes back in the queue, so chains never collide (no reuse detection).
+    const queue = [...refreshTokens];
+    for (let round = 0; round < (only('refresh') ? rounds : 0); round += 1) {
+      const refresh = await cannon({
+        url: `${base}/auth/refresh`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        requests: [
+          {
+            setupRequest: (request) => ({ ...request, body: JSON.stringify({ refresh_token: queue.shift() }) }),
+            onResponse: (status, body) => {
+              if (status === 200) queue.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+            },
+          },
+        ],
+      });
+      assertClean('refresh', refresh);
+      const raw = await rawRotation(`${schema}`).finally(() =>
+        withPool((p) => p.query('DROP TABLE IF EXISTS raw_rotation'), schema),
+      );
+      record('refresh', refresh.requests.average);
+      record('rawRotation', raw);
+      record('refreshRatio', refresh.requests.average / raw);
+      record('refreshP99', refresh.latency.p99);
+      record('refreshCpu', refresh.cpuPerRequest);
+      record('refreshCores', refresh.coresBusy);
+      if (process.env.BENCH_ONLY) console.log(`refresh ${Math.round(refresh.requests.average)}/s, server ${Math.round(refresh.cpuPerRequest)} µs CPU/req, ${refresh.coresBusy.toFixed(2)} cores`);
+    }
+
+    // (c) sign-in against raw argon2id verification, with /healthz latency under that load.
+    for (let round = 0; round < (only('login') ? rounds : 0); round += 1) {
+      let n = 0;
+      const loginRun = cannon({
+        url: `${base}/auth/login`,
+        method: 'POST',
+        connections: 16,
+        headers: { 'content-type': 'application/json' },
+        requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ username: users[n++ % users.length], password }) }) }],
+      });
+      const health = cannon({ url: `${base}/healthz`, connections: 2 });
+      const [login, healthz] = await Promise.all([loginRun, health]);
+      assertClean('login', login);
+      assertClean('healthz', healthz);
+      const raw = await rawArgon2();
+      record('login', login.requests.average);
+      record('rawArgon2', raw);
+      record('loginRatio', login.requests.average / raw);
+      record('healthzP99', healthz.latency.p99);
+    }
+  } finally {
+    await server.stop();
+    await withPool((pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+  }
+
+  const m = (key: string) => median(rows[key] ?? [NaN]);
+  const report = `# Benchmarks
+
+Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version},
+load average before the run ${loadavg().map((n) => n.toFixed(2)).join(' ')}. PostgreSQL over loopback, in-process hot state.
+${rounds} rounds of ${seconds} s per variant, variants interleaved within each round; each figure is the median over
+rounds and each ratio the median of per-round ratios (variant and baseline measured in the same round).
+The server runs in its own process; autocannon (${connections} connections unless stated) shares the 2 cores with it.
+Absolute numbers move ±15 % between runs on this shared VM: read the ratios.
+
+## Verification: GET /auth/verify against a bare route in the same server
+
+| variant | req/s | ratio to bare | p99 ms | target |
+| --- | ---: | ---: | ---: | --- |
+| bare Fastify route (\`GET /bench/bare\`) | ${fmt(m('bare'))} | 1.00× | ${m('bareP99')} | |
+| /auth/verify, one repeated token | ${fmt(m('same'))} | ${ratio(m('sameRatio'))} | ${m('sameP99')} | ≥ 0.80× |
+| /auth/verify, distinct tokens (${fmt(distinctTokens)}, more than the cache holds) | ${fmt(m('distinct'))} | ${ratio(m('distinctRatio'))} | ${m('distinctP99')} | ≥ 0.45× |
+
+## Refresh rotation: POST /auth/refresh against the raw PostgreSQL rotation transaction
+
+| variant | per second | ratio | p99 ms | target |
+| --- | ---: | ---: | ---: | --- |
+| raw transaction (lock, insert successor, consume), 10 clients | ${fmt(m('rawRotation'))} | 1.00× | | |
+| POST /auth/refresh, ${connections} connections each on its own chain | ${fmt(m('refresh'))} | ${ratio(m('refreshRatio'))} | ${m('refreshP99')} | ≥ 0.50× |
+
+## Sign-in: POST /auth/login against raw argon2id verification
+
+| variant | per second | ratio | target |
+| --- | ---: | ---: | --- |
+| raw argon2id verify (m=19456, t=2, p=1), 4 in flight | ${fmt(m('rawArgon2'))} | 1.00× | |
+| POST /auth/login, 16 connections | ${fmt(m('login'))} | ${ratio(m('loginRatio'))} | ≥ 0.85× |
+
+GET /healthz p99 while sign-in is loaded (2 connections alongside): **${m('healthzP99')} ms**.
+`;
+  if (!process.env.BENCH_ONLY) writeFileSync(join(root, 'docs/benchmarks.md'), report);
+  process.stdout.write(report);
+}
+
+await main();
