@@ -15,7 +15,6 @@ const config = parseConfig({
   TESSERA_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
   TESSERA_ISSUER: 'https://auth.bench.example',
   TESSERA_RATE_LIMIT_REFRESH: '999999/1m',
-  TESSERA_MAX_SESSIONS_PER_USER: '10000',
   TESSERA_LOG_LEVEL: 'silent',
 });
 const db = openPostgresDb({ connectionString: url, schema });

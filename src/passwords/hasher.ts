@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
 
@@ -26,19 +27,41 @@ export interface PasswordHasher {
   warmUp(): Promise<void>;
 }
 
-export function createPasswordHasher(): PasswordHasher {
+/**
+ * At most `limit` hashes at once; the rest wait their turn in order. Each hash is a core's worth
+ * of memory-hard work: more in flight than cores only adds context switches and cache thrash,
+ * and would take every libuv thread from the other work that needs one (signing, file I/O).
+ */
+function createGate(limit: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async function gated<T>(work: () => Promise<T>): Promise<T> {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running += 1;
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running -= 1;
+    }
+  };
+}
+
+export function createPasswordHasher(settings: { concurrency?: number } = {}): PasswordHasher {
+  const gated = createGate(settings.concurrency ?? availableParallelism());
   // Algorithm.Argon2id; the package exports it as an ambient const enum.
   const options = { algorithm: 2 as Algorithm, ...argon2Params };
   let dummy: Promise<string> | undefined;
   const dummyHash = () => (dummy ??= argon2Hash(randomBytes(32).toString('base64url'), options));
 
   return {
-    hash: (password) => argon2Hash(password, options),
+    hash: (password) => gated(() => argon2Hash(password, options)),
 
     async verify(hash, password) {
       try {
-        if (hash.startsWith('$argon2')) return await argon2Verify(hash, password);
-        if (bcryptPattern.test(hash)) return await bcryptVerify(password, hash);
+        if (hash.startsWith('$argon2')) return await gated(() => argon2Verify(hash, password));
+        if (bcryptPattern.test(hash)) return await gated(() => bcryptVerify(password, hash));
       } catch {
         // A corrupt stored hash is a failed verification, never a 500.
       }
@@ -46,7 +69,8 @@ export function createPasswordHasher(): PasswordHasher {
     },
 
     async verifyDummy(password) {
-      await argon2Verify(await dummyHash(), password).catch(() => false);
+      const dummyStored = await dummyHash();
+      await gated(() => argon2Verify(dummyStored, password)).catch(() => false);
       return false;
     },
 

@@ -6,7 +6,7 @@ import type { RevocationService, PendingRevocations } from '../revocation/servic
 import type { RateLimiter } from '../store/hot/hot-state.js';
 import type { Stores, StoreSet } from '../store/stores.js';
 import type { AccessTokens } from '../tokens/access-token.js';
-import { generateRefreshToken, parseRefreshToken, refreshSecretMatches } from '../tokens/refresh-token.js';
+import { generateRefreshToken, parseRefreshToken, refreshSecretMatches, type RefreshTokenParts } from '../tokens/refresh-token.js';
 import type { RefreshTokenRecord } from '../tokens/refresh-token-store.js';
 import { issueTokenResponse, type TokenResponse } from '../auth/token-response.js';
 import { isSessionActive, type Session } from './session.js';
@@ -39,14 +39,15 @@ type Outcome =
   | { kind: 'replayed'; response: TokenResponse }
   | { kind: 'reused'; session: Session; pending: PendingRevocations }
   | { kind: 'ended_by_binding'; session: Session; pending: PendingRevocations; contextChanged: { ip: boolean; userAgent: boolean } }
-  | { kind: 'refused'; detail: string };
+  | { kind: 'refused'; detail: string }
+  | { kind: 'limited'; error: AuthError };
 
 function invalidGrant(detail: string): AuthError {
   return new AuthError('invalid_grant', { detail });
 }
 
 /**
- * Refresh-token rotation (SPEC §2) in one transaction that locks the session, then the token:
+ * Refresh-token rotation (SPEC §2) in one transaction that locks the token row:
  * every use mints a new pair and consumes the old token. Presenting a consumed token within the
  * grace window, while its successor is unused, returns the byte-identical successor pair again;
  * any other reuse ends the whole session and raises `refresh_token.reused`.
@@ -55,21 +56,10 @@ function invalidGrant(detail: string): AuthError {
 export function createRefresh(options: RefreshOptions): Refresh {
   const { stores, tokens, revocations, events, clock, sealer } = options;
 
-  /** The token row, found by its public id and matched against the stored hash in constant time. */
-  async function findPresented(refreshToken: unknown): Promise<RefreshTokenRecord> {
-    const parts = parseRefreshToken(refreshToken);
-    if (!parts) throw invalidGrant('malformed refresh token');
-    const record = await stores.refreshTokens.findById(parts.id);
-    // A wrong secret for a real id is a guess, not a reuse: refuse without touching the session.
-    if (!record || !refreshSecretMatches(parts.secret, record.secretHash)) throw invalidGrant('unknown refresh token');
-    return record;
-  }
-
-  async function assertWithinRateLimit(sessionId: string): Promise<void> {
+  async function withinRateLimit(sessionId: string): Promise<AuthError | undefined> {
     const result = await options.limiter.consume(sessionId);
-    if (!result.allowed) {
-      throw new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'refresh rate limit' });
-    }
+    if (result.allowed) return undefined;
+    return new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'refresh rate limit' });
   }
 
   function replayable(record: RefreshTokenRecord, successor: RefreshTokenRecord | undefined, now: number): boolean {
@@ -83,11 +73,13 @@ export function createRefresh(options: RefreshOptions): Refresh {
     );
   }
 
-  async function rotate(tx: Stores, presented: RefreshTokenRecord, input: RefreshInput, now: number): Promise<Outcome> {
-    const owned = await tx.sessions.lockWithOwner(presented.sessionId);
-    const record = await tx.refreshTokens.lockById(presented.id);
-    if (!owned || !record) return { kind: 'refused', detail: 'token vanished' };
-    const { session, user } = owned;
+  async function rotate(tx: Stores, parts: RefreshTokenParts, input: RefreshInput, now: number): Promise<Outcome> {
+    const view = await tx.refreshTokens.lockForRotation(parts.id);
+    // A wrong secret for a real id is a guess, not a reuse: refuse without touching the session.
+    if (!view || !refreshSecretMatches(parts.secret, view.token.secretHash)) return { kind: 'refused', detail: 'unknown refresh token' };
+    const { token: record, session, user } = view;
+    const limited = await withinRateLimit(session.id);
+    if (limited) return { kind: 'limited', error: limited };
     if (!isSessionActive(session, now)) return { kind: 'refused', detail: 'session ended' };
     if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
 
@@ -112,13 +104,12 @@ export function createRefresh(options: RefreshOptions): Refresh {
     }
 
     const generated = generateRefreshToken();
-    const createdAt = new Date(now);
     const successor = {
       id: generated.id,
       sessionId: session.id,
       userId: user.id,
       secretHash: generated.secretHash,
-      createdAt,
+      createdAt: new Date(now),
       expiresAt: new Date(Math.min(now + options.refreshTtlMs, session.expiresAt.getTime())),
     };
     const response = await issueTokenResponse(tokens, clock, user, {
@@ -126,16 +117,18 @@ export function createRefresh(options: RefreshOptions): Refresh {
       refreshToken: generated.token,
       refreshExpiresAt: successor.expiresAt,
     });
-    await tx.refreshTokens.rotate(record.id, successor, sealer.seal(JSON.stringify(response), record.id));
-    await tx.sessions.touch(session.id, createdAt, input.ip, input.userAgent);
+    await tx.refreshTokens.rotate(record.id, successor, sealer.seal(JSON.stringify(response), record.id), {
+      ip: input.ip,
+      userAgent: input.userAgent,
+    });
     return { kind: 'rotated', response, session, contextChanged };
   }
 
   return async function refresh(input) {
-    const presented = await findPresented(input.refreshToken);
-    await assertWithinRateLimit(presented.sessionId);
+    const parts = parseRefreshToken(input.refreshToken);
+    if (!parts) throw invalidGrant('malformed refresh token');
     const now = clock.now();
-    const outcome = await stores.transaction((tx) => rotate(tx, presented, input, now));
+    const outcome = await stores.transaction((tx) => rotate(tx, parts, input, now));
     const context = input.context;
 
     switch (outcome.kind) {
@@ -173,6 +166,8 @@ export function createRefresh(options: RefreshOptions): Refresh {
       }
       case 'refused':
         throw invalidGrant(outcome.detail);
+      case 'limited':
+        throw outcome.error;
     }
   };
 }

@@ -76,10 +76,10 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
           createdAt,
           expiresAt: refreshExpiresAt,
         });
-        const others = (await tx.sessions.listActiveByUser(user.id, createdAt)).filter((s) => s.id !== session.id);
-        const excess = Math.max(0, others.length - (options.maxSessionsPerUser - 1));
+        // The new session counts against the limit: keep it and the newest others.
+        const excess = await tx.sessions.listExcessByUser(user.id, createdAt, options.maxSessionsPerUser - 1, session.id);
         const ended = [];
-        for (const old of others.slice(0, excess)) {
+        for (const old of excess) {
           await tx.sessions.lockById(old.id);
           ended.push(...(await options.revocations.revokeSessionIn(tx, old.id, 'session_limit', now)));
         }

@@ -19,6 +19,11 @@ export interface SessionStore {
    * `idleSince`, only those active after it.
    */
   listActiveByUser(userId: string, now: Date, idleSince?: Date): Promise<Session[]>;
+  /**
+   * The user's active sessions other than `except`, beyond the newest `keep` of them, oldest
+   * first: the ones a session limit ends. Returns only those rows, however many the user has.
+   */
+  listExcessByUser(userId: string, now: Date, keep: number, except: string): Promise<Session[]>;
   /** Marks the session revoked; returns false if it was already revoked or does not exist. Idempotent. */
   revoke(id: string, at: Date, reason: string): Promise<boolean>;
 }

@@ -1,3 +1,6 @@
+import type { Session } from '../sessions/session.js';
+import type { User } from '../users/user.js';
+
 export interface RefreshTokenRecord {
   /** Public lookup part of `<id>.<secret>`. */
   id: string;
@@ -15,19 +18,33 @@ export interface RefreshTokenRecord {
   revokeReason: string | null;
 }
 
+/** What a rotation reads, in one round trip. */
+export interface RotationView {
+  token: RefreshTokenRecord;
+  session: Session;
+  user: User;
+}
+
 export type NewRefreshToken = Pick<RefreshTokenRecord, 'id' | 'sessionId' | 'userId' | 'secretHash' | 'createdAt' | 'expiresAt'>;
 
 /** Persistence of refresh tokens (hashes only). */
 export interface RefreshTokenStore {
   insert(token: NewRefreshToken): Promise<void>;
   findById(id: string): Promise<RefreshTokenRecord | undefined>;
-  /** Reads and row-locks the token until the transaction ends (after locking its session). */
+  /** Reads and row-locks the token until the transaction ends. */
   lockById(id: string): Promise<RefreshTokenRecord | undefined>;
   /**
-   * One rotation in one statement: inserts `successor`, marks `id` consumed at `successor.createdAt`
-   * pointing at it with the sealed pair, and clears the sealed copy `id`'s predecessor kept.
+   * Row-locks the token and reads it with its session and user in one round trip (the session
+   * and user rows are read, not locked). Of concurrent rotations of one token exactly one holds
+   * the lock at a time; the others then see it consumed.
    */
-  rotate(id: string, successor: NewRefreshToken, successorSealed: string): Promise<void>;
+  lockForRotation(id: string): Promise<RotationView | undefined>;
+  /**
+   * One rotation in one statement: inserts `successor`, marks `id` consumed at `successor.createdAt`
+   * pointing at it with the sealed pair, clears the sealed copy `id`'s predecessor kept, and records
+   * the session's activity (`ip`, `userAgent`, last active = `successor.createdAt`).
+   */
+  rotate(id: string, successor: NewRefreshToken, successorSealed: string, activity: { ip: string | null; userAgent: string | null }): Promise<void>;
   /**
    * Marks the token rotated: consumed at `at`, pointing at its successor, keeping the sealed
    * successor pair for the reuse grace window. Clears the sealed pair its predecessor kept for it.

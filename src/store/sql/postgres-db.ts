@@ -48,6 +48,8 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
+const maxTransactionAttempts = 3;
+
 /** PostgreSQL through a `pg` connection pool. */
 export function openPostgresDb(options: PostgresOptions): Db {
   if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
@@ -63,25 +65,39 @@ export function openPostgresDb(options: PostgresOptions): Db {
   pool.on('error', (error) => options.onError?.(error));
   const root = wrap(pool);
   let closed = false;
+
+  async function runTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await guarded(() => pool.connect());
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   return {
     kind: 'postgres',
     query: root.query,
     exec: root.exec,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await guarded(() => pool.connect());
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(wrap(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        throw error;
-      } finally {
-        client.release(broken);
+      // A deadlock or serialization failure aborts the whole transaction before anything is
+      // committed: run it again (PostgreSQL picks one victim; the retry then goes through).
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await runTransaction(fn);
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (attempt >= maxTransactionAttempts || (code !== '40P01' && code !== '40001')) throw error;
+        }
       }
     },
     async ping() {

@@ -1,6 +1,16 @@
 import type { RefreshTokenRecord, RefreshTokenStore } from '../../tokens/refresh-token-store.js';
 import type { Queryable } from './db.js';
 import { isUuid } from './uuid.js';
+import { sessionColumns, toSession, type SessionRow } from './session-store.js';
+import { toUser, userColumns, type UserRow } from './user-store.js';
+
+function prefixed(columns: string, alias: string): string {
+  return columns.split(', ').map((column) => `${alias}.${column} AS ${alias}_${column}`).join(', ');
+}
+
+function unprefixed<Row>(row: Record<string, unknown>, columns: string, alias: string): Row {
+  return Object.fromEntries(columns.split(', ').map((column) => [column, row[`${alias}_${column}`]])) as Row;
+}
 
 interface RefreshTokenRow {
   id: string;
@@ -59,16 +69,46 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
-    async rotate(id, successor, successorSealed) {
+    async lockForRotation(id) {
+      if (!idPattern.test(id)) return undefined;
+      const rows = await db.query<Record<string, unknown>>(
+        `SELECT ${prefixed(columns, 'r')}, ${prefixed(sessionColumns, 's')}, ${prefixed(userColumns, 'u')}
+         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = r.user_id
+         WHERE r.id = $1 FOR UPDATE OF r`,
+        [id],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      return {
+        token: toRecord(unprefixed<RefreshTokenRow>(row, columns, 'r')),
+        session: toSession(unprefixed<SessionRow>(row, sessionColumns, 's')),
+        user: toUser(unprefixed<UserRow>(row, userColumns, 'u')),
+      };
+    },
+
+    async rotate(id, successor, successorSealed, activity) {
       await db.query(
         `WITH inserted AS (
            INSERT INTO refresh_tokens (id, session_id, user_id, secret_hash, created_at, expires_at)
            VALUES ($2, $3, $4, $5, $6, $7)
          ), consumed AS (
            UPDATE refresh_tokens SET consumed_at = $6, successor_id = $2, successor_sealed = $8 WHERE id = $1
+         ), cleared AS (
+           UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_id = $1
          )
-         UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_id = $1`,
-        [id, successor.id, successor.sessionId, successor.userId, successor.secretHash, successor.createdAt, successor.expiresAt, successorSealed],
+         UPDATE sessions SET last_active_at = $6, ip = $9, user_agent = $10 WHERE id = $3`,
+        [
+          id,
+          successor.id,
+          successor.sessionId,
+          successor.userId,
+          successor.secretHash,
+          successor.createdAt,
+          successor.expiresAt,
+          successorSealed,
+          activity.ip,
+          activity.userAgent,
+        ],
       );
     },
 

@@ -4,7 +4,7 @@ import type { Queryable } from './db.js';
 import { isUuid } from './uuid.js';
 import { toUser, userColumns, type UserRow } from './user-store.js';
 
-interface SessionRow {
+export interface SessionRow {
   id: string;
   user_id: string;
   device_name: string | null;
@@ -19,10 +19,10 @@ interface SessionRow {
   revoke_reason: string | null;
 }
 
-const columns =
+export const sessionColumns =
   'id, user_id, device_name, device_fingerprint, ip, user_agent, amr, created_at, last_active_at, expires_at, revoked_at, revoke_reason';
 
-function toSession(row: SessionRow): Session {
+export function toSession(row: SessionRow): Session {
   return {
     id: row.id,
     userId: row.user_id,
@@ -44,7 +44,7 @@ export function sqlSessionStore(db: Queryable): SessionStore {
     async create(session: NewSession) {
       const rows = await db.query<SessionRow>(
         `INSERT INTO sessions (id, user_id, device_name, device_fingerprint, ip, user_agent, amr, created_at, last_active_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ${columns}`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ${sessionColumns}`,
         [
           session.id,
           session.userId,
@@ -62,19 +62,19 @@ export function sqlSessionStore(db: Queryable): SessionStore {
 
     async findById(id) {
       if (!isUuid(id)) return undefined;
-      const rows = await db.query<SessionRow>(`SELECT ${columns} FROM sessions WHERE id = $1`, [id]);
+      const rows = await db.query<SessionRow>(`SELECT ${sessionColumns} FROM sessions WHERE id = $1`, [id]);
       return rows[0] ? toSession(rows[0]) : undefined;
     },
 
     async lockById(id) {
       if (!isUuid(id)) return undefined;
-      const rows = await db.query<SessionRow>(`SELECT ${columns} FROM sessions WHERE id = $1 FOR UPDATE`, [id]);
+      const rows = await db.query<SessionRow>(`SELECT ${sessionColumns} FROM sessions WHERE id = $1 FOR UPDATE`, [id]);
       return rows[0] ? toSession(rows[0]) : undefined;
     },
 
     async lockWithOwner(id) {
       if (!isUuid(id)) return undefined;
-      const sessionSelect = columns.split(', ').map((column) => `s.${column}`).join(', ');
+      const sessionSelect = sessionColumns.split(', ').map((column) => `s.${column}`).join(', ');
       const userSelect = userColumns.split(', ').map((column) => `u.${column} AS u_${column}`).join(', ');
       const rows = await db.query<Record<string, unknown>>(
         `SELECT ${sessionSelect}, ${userSelect} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 FOR UPDATE OF s`,
@@ -94,12 +94,23 @@ export function sqlSessionStore(db: Queryable): SessionStore {
     async listActiveByUser(userId, now, idleSince) {
       if (!isUuid(userId)) return [];
       const rows = await db.query<SessionRow>(
-        `SELECT ${columns} FROM sessions
+        `SELECT ${sessionColumns} FROM sessions
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND ($3::timestamptz IS NULL OR last_active_at > $3)
          ORDER BY created_at, id`,
         [userId, now, idleSince ?? null],
       );
       return rows.map(toSession);
+    },
+
+    async listExcessByUser(userId, now, keep, except) {
+      if (!isUuid(userId) || !isUuid(except)) return [];
+      const rows = await db.query<SessionRow>(
+        `SELECT ${sessionColumns} FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $4
+         ORDER BY created_at DESC, id DESC OFFSET $3`,
+        [userId, now, keep, except],
+      );
+      return rows.map(toSession).reverse();
     },
 
     async revoke(id, at, reason) {
