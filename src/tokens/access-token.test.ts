@@ -108,6 +108,28 @@ describe('access tokens', () => {
     await rejects(await forge({}, { ...claims, iat: (claims.iat as number) + 3600, nbf: claims.iat }), 'iat in the future');
   });
 
+  it('accepts the RFC 9068 media type spelled in full and an audience list that names us', async () => {
+    const claims = await validClaims();
+    assert.equal((await tokens.verify(signRaw({ typ: 'application/at+JWT' }, claims))).sub, subject.userId);
+    assert.equal((await tokens.verify(signRaw({}, { ...claims, aud: ['other', audience] }))).sub, subject.userId);
+  });
+
+  it('refuses a signature with a second encoding or the wrong length', async () => {
+    const claims = await validClaims();
+    const valid = signRaw({}, claims);
+    const [h, p, s] = valid.split('.') as [string, string, string];
+    // 256 bytes encode to 342 characters with 4 spare bits: set them, the bytes stay the same.
+    const last = s.at(-1)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = alphabet[(alphabet.indexOf(last) & ~0b1111) | 0b0001]!;
+    assert.deepEqual(Buffer.from(`${s.slice(0, -1)}${twin}`, 'base64url'), Buffer.from(s, 'base64url'));
+    await rejects(`${h}.${p}.${s.slice(0, -1)}${twin}`, 'non-canonical signature encoding');
+    await rejects(`${h}.${p}.${s}AA`, 'signature too long');
+    await rejects(`${h}.${p}.${s.slice(0, 300)}`, 'signature too short');
+    await rejects(`${b64([{ alg: 'RS256' }])}.${p}.${s}`, 'header is an array');
+    await rejects(`${h}.${b64('[1,2]')}.${s}`, 'payload is an array');
+  });
+
   it('refuses tokens that fail a SPEC §2 check', async () => {
     const claims = await validClaims();
     const { kid } = ring.signingKey;
