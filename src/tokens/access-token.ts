@@ -101,7 +101,7 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
       let header: Record<string, unknown>;
       let payload: Record<string, unknown>;
       try {
-        ({ header, payload } = verifyCompactJws(token, (kid) => keyRing.verificationKey(kid)));
+        ({ header, payload } = await verifyCompactJws(token, (kid) => keyRing.verificationKey(kid)));
       } catch (error) {
         if (error instanceof JwsError) throw invalid(error.message, error);
         throw error;

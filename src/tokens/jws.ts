@@ -2,6 +2,12 @@ import { constants, sign, verify, type KeyObject, type SignKeyObjectInput } from
 import { promisify } from 'node:util';
 import type { SigningAlg } from '../config/schema.js';
 
+const verifyAsync = promisify(verify) as (
+  algorithm: string | null,
+  data: Buffer,
+  key: KeyObject | SignKeyObjectInput,
+  signature: Buffer,
+) => Promise<boolean>;
 const signAsync = promisify(sign) as (algorithm: string | null, data: Buffer, key: KeyObject | SignKeyObjectInput) => Promise<Buffer>;
 
 /** The node:crypto parameters of each JWS algorithm we sign with (RFC 7518 §3, RFC 8037). */
@@ -77,10 +83,10 @@ function expectedSignatureBytes(alg: SigningAlg, key: KeyObject): number {
  * the header may not carry key references or critical extensions. Returns the decoded header
  * and payload; claims are the caller's to check. Throws JwsError.
  */
-export function verifyCompactJws(
+export async function verifyCompactJws(
   token: string,
   resolveKey: (kid: string) => VerificationKeyLike | undefined,
-): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+): Promise<{ header: Record<string, unknown>; payload: Record<string, unknown> }> {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((part) => segment.test(part))) throw new JwsError('not a compact JWS');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -99,6 +105,8 @@ export function verifyCompactJws(
     throw new JwsError('malformed signature');
   }
   const [digest, verifyKey] = signingInput(key.alg, key.publicKey);
-  if (!verify(digest, Buffer.from(`${headerPart}.${payloadPart}`), verifyKey, signature)) throw new JwsError('bad signature');
+  if (!(await verifyAsync(digest, Buffer.from(`${headerPart}.${payloadPart}`), verifyKey, signature))) {
+    throw new JwsError('bad signature');
+  }
   return { header, payload: decodeJsonObject(payloadPart, 'payload') };
 }

@@ -27,15 +27,39 @@ function headerValue(value: string): string {
   return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
 }
 
-function identityHeaders(reply: FastifyReply, claims: AccessTokenClaims): void {
-  reply.headers({
-    'x-user-id': headerValue(claims.sub),
-    'x-username': headerValue(claims.username ?? ''),
-    'x-roles': headerValue(claims.roles.join(',')),
-    'x-permissions': headerValue(claims.permissions.join(',')),
-    'x-session-id': headerValue(claims.sid),
-    'x-tenant-id': headerValue(claims.tenant ?? ''),
-  });
+interface ForwardAuthAnswer {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The forward-auth answer depends only on the claims, and the verifier hands back the same claims
+ * object for every request with the same token: build the headers and JSON once per token.
+ */
+const answers = new WeakMap<AccessTokenClaims, ForwardAuthAnswer>();
+const claimNames = Object.keys(ClaimsSchema.properties);
+/** Only the members the response schema names, as the schema serializer would. */
+const serializeClaims = (claims: AccessTokenClaims) =>
+  JSON.stringify(Object.fromEntries(claimNames.filter((name) => name in claims).map((name) => [name, claims[name as keyof AccessTokenClaims]])));
+
+function forwardAuthAnswer(claims: AccessTokenClaims): ForwardAuthAnswer {
+  let answer = answers.get(claims);
+  if (!answer) {
+    answer = {
+      headers: {
+        'x-user-id': headerValue(claims.sub),
+        'x-username': headerValue(claims.username ?? ''),
+        'x-roles': headerValue(claims.roles.join(',')),
+        'x-permissions': headerValue(claims.permissions.join(',')),
+        'x-session-id': headerValue(claims.sid),
+        'x-tenant-id': headerValue(claims.tenant ?? ''),
+        'content-type': 'application/json; charset=utf-8',
+      },
+      body: serializeClaims(claims),
+    };
+    answers.set(claims, answer);
+  }
+  return answer;
 }
 
 const VerifyResult = Type.Object({
@@ -83,8 +107,10 @@ export async function verifyRoutes(base: FastifyInstance, { tessera }: { tessera
       const required = (request.query.permissions ?? '').split(',').map((p) => p.trim()).filter(Boolean);
       const missing = missingPermissions(claims, required);
       if (missing.length > 0) throw insufficient(missing);
-      identityHeaders(reply, claims);
-      return claims;
+      const answer = forwardAuthAnswer(claims);
+      // The claims were validated field by field when the token was verified (access-token.ts).
+      // A string with a JSON content type is sent as it is, not serialized again.
+      return reply.headers(answer.headers).send(answer.body as never);
     },
   );
 
