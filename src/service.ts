@@ -55,8 +55,22 @@ export interface TesseraDeps {
   logger?: Logger;
 }
 
+/** Which backing store did not answer a readiness check. */
+export class NotReadyError extends Error {
+  constructor(
+    readonly component: 'database' | 'redis',
+    cause: unknown,
+  ) {
+    super(`${component} unreachable`, { cause });
+    this.name = 'NotReadyError';
+  }
+}
+
 /** Verification leeway for exp, nbf and iat (SPEC §2). */
 const leewaySeconds = 30;
+
+/** How often expired grace-window pairs are erased. */
+const sealedSweepIntervalMs = 15_000;
 
 /** How often each instance re-reads the published signing keys. */
 const keyReloadIntervalMs = 60_000;
@@ -156,6 +170,13 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       keyRing.reload().catch((error: unknown) => logger?.warn({ err: error }, 'signing key reload failed'));
     }, keyReloadIntervalMs);
     keyReload.unref();
+    // A sealed successor pair is only needed during the grace window: erase it after.
+    const sealedSweep = setInterval(() => {
+      stores.refreshTokens
+        .clearSealedBefore(new Date(clock.now() - config.refreshReuseGraceMs - 1000))
+        .catch((error: unknown) => logger?.warn({ err: error }, 'clearing expired grace pairs failed'));
+    }, sealedSweepIntervalMs);
+    sealedSweep.unref();
     const hot = hotState;
 
     return {
@@ -174,11 +195,16 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       refresh,
       authenticate: createAuthenticate({ verifier, stores, clock }),
       async ready() {
-        await stores.ping();
-        await hot.ping();
+        await stores.ping().catch((error: unknown) => {
+          throw new NotReadyError('database', error);
+        });
+        await hot.ping().catch((error: unknown) => {
+          throw new NotReadyError('redis', error);
+        });
       },
       async close() {
         clearInterval(keyReload);
+        clearInterval(sealedSweep);
         revocations.stop();
         await hot.close();
         await stores.close();

@@ -59,6 +59,18 @@ for (const backend of testBackends()) {
       assert.ok(stored?.successorSealed && !stored.successorSealed.includes(a.json().refresh_token), 'the pair is stored sealed');
     });
 
+    it('erases the sealed pair once the grace window has closed', async () => {
+      await createUser(t, 'sweep-user');
+      const first = await signIn(t, 'sweep-user');
+      assert.equal((await refresh(first.refresh_token)).statusCode, 200);
+      const id = first.refresh_token.split('.')[0]!;
+      assert.ok((await t.tessera.stores.refreshTokens.findById(id))?.successorSealed);
+      assert.equal(await t.tessera.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 10_000)), 0, 'still in its window');
+      t.clock.advance(11_000);
+      assert.ok((await t.tessera.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 11_000))) >= 1);
+      assert.equal((await t.tessera.stores.refreshTokens.findById(id))?.successorSealed, null);
+    });
+
     it('treats reuse after the grace window as theft: the whole session is revoked', async () => {
       await createUser(t, 'reuse-user');
       const first = await signIn(t, 'reuse-user');

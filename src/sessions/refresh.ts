@@ -78,8 +78,6 @@ export function createRefresh(options: RefreshOptions): Refresh {
     // A wrong secret for a real id is a guess, not a reuse: refuse without touching the session.
     if (!view || !refreshSecretMatches(parts.secret, view.token.secretHash)) return { kind: 'refused', detail: 'unknown refresh token' };
     const { token: record, session, user } = view;
-    const limited = await withinRateLimit(session.id);
-    if (limited) return { kind: 'limited', error: limited };
     if (!isSessionActive(session, now)) return { kind: 'refused', detail: 'session ended' };
     if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
 
@@ -102,6 +100,10 @@ export function createRefresh(options: RefreshOptions): Refresh {
         pending: await revocations.revokeSessionIn(tx, session.id, 'session_binding', now),
       };
     }
+
+    // Only minting counts against the limit: grace replays and reuse detection never wait on it.
+    const limited = await withinRateLimit(session.id);
+    if (limited) return { kind: 'limited', error: limited };
 
     const generated = generateRefreshToken();
     const successor = {

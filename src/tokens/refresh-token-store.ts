@@ -50,6 +50,8 @@ export interface RefreshTokenStore {
    * successor pair for the reuse grace window. Clears the sealed pair its predecessor kept for it.
    */
   markConsumed(id: string, at: Date, successorId: string, successorSealed: string): Promise<void>;
+  /** Erases the sealed successor pairs of tokens consumed before `before` (grace over); returns how many. */
+  clearSealedBefore(before: Date): Promise<number>;
   /** Revokes every unrevoked token of the session and drops their sealed pairs; returns how many. */
   revokeBySession(sessionId: string, at: Date, reason?: string): Promise<number>;
 }

@@ -51,7 +51,15 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
       if ((username === undefined) === (email === undefined)) {
         throw new AuthError('invalid_request', { description: 'Give exactly one of username or email.' });
       }
-      return tessera.login({ username, email, password, device, ip: request.ip, userAgent: userAgentOf(request) });
+      return tessera.login({
+        username,
+        email,
+        password,
+        device,
+        ip: request.ip,
+        userAgent: userAgentOf(request),
+        context: { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id },
+      });
     },
   );
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../service.js';
+import { NotReadyError, type Tessera } from '../../service.js';
 import { ErrorResponse } from '../schemas/common.js';
 
 const readinessTimeoutMs = 2000;
@@ -23,8 +23,11 @@ export async function healthRoutes(app: FastifyInstance, { tessera }: { tessera:
     try {
       await withTimeout(tessera.ready(), readinessTimeoutMs);
     } catch (error) {
-      request.log.warn({ err: error }, 'not ready: database unreachable');
-      throw new AuthError('service_unavailable', { description: 'The database is not reachable.' });
+      const component = error instanceof NotReadyError ? error.component : 'database';
+      request.log.warn({ err: error }, `not ready: ${component} unreachable`);
+      throw new AuthError('service_unavailable', {
+        description: component === 'redis' ? 'Redis is not reachable.' : 'The database is not reachable.',
+      });
     }
     return { status: 'ready' };
   });

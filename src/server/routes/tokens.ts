@@ -52,7 +52,12 @@ export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera:
       { schema: { body: RevokeBody, response: { 200: EmptyObject, ...errorResponses } } },
       async (request, reply) => {
         // RFC 7009: holding the token is enough to revoke it; a Bearer caller may only revoke its own.
-        const caller = request.headers.authorization === undefined ? undefined : (await tessera.authenticate(bearerToken(request))).claims;
+        // Only a Bearer header identifies a caller; OAuth client credentials (Basic) are ignored.
+        const authorization = request.headers.authorization;
+        const caller =
+          typeof authorization === 'string' && /^bearer(\s|$)/i.test(authorization)
+            ? (await tessera.authenticate(bearerToken(request))).claims
+            : undefined;
         const context = eventContext(request);
         const { token, token_type_hint: hint } = request.body;
         const order = hint === 'access_token' ? (['access', 'refresh'] as const) : (['refresh', 'access'] as const);

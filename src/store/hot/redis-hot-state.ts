@@ -39,14 +39,21 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
   const subscribers = new Set<HotStateSubscriber>();
   for (const connection of [client, subscriber]) connection.on('error', (error: Error) => options.onError?.(error));
 
-  await client.connect();
-  await subscriber.connect();
-  await subscriber.subscribe(channel);
+  try {
+    await client.connect();
+    await subscriber.connect();
+    await subscriber.subscribe(channel);
+  } catch (error) {
+    client.disconnect();
+    subscriber.disconnect();
+    throw error;
+  }
 
-  let connectedBefore = true;
+  let closing = false;
+  // 'ready' fires again after every reconnect (the first one has passed by now). Messages
+  // published while the subscription was down are lost, so every subscriber re-reads SQL.
   subscriber.on('ready', () => {
-    // Messages published while the subscription was down are lost: every instance re-reads SQL.
-    if (connectedBefore) for (const s of subscribers) s.resync();
+    if (!closing) for (const s of subscribers) s.resync();
   });
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;
@@ -93,7 +100,7 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
       await client.ping();
     },
     async close() {
-      connectedBefore = false;
+      closing = true;
       subscribers.clear();
       subscriber.disconnect();
       client.disconnect();

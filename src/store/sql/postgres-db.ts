@@ -70,9 +70,9 @@ export function openPostgresDb(options: PostgresOptions): Db {
     const client = await guarded(() => pool.connect());
     let broken = false;
     try {
-      await client.query('BEGIN');
+      await guarded(() => client.query('BEGIN'));
       const result = await fn(wrap(client));
-      await client.query('COMMIT');
+      await guarded(() => client.query('COMMIT'));
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {

@@ -121,6 +121,14 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
       await db.query('UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_id = $1', [id]);
     },
 
+    async clearSealedBefore(before) {
+      const rows = await db.query(
+        'UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND consumed_at < $1 RETURNING id',
+        [before],
+      );
+      return rows.length;
+    },
+
     async revokeBySession(sessionId, at, reason = 'session_revoked') {
       if (!isUuid(sessionId)) return 0;
       const rows = await db.query(

@@ -21,5 +21,7 @@ CREATE INDEX revocations_expires_idx ON revocations (expires_at);
 ALTER TABLE users ADD COLUMN tokens_revoked_after timestamptz;
 ALTER TABLE refresh_tokens ADD COLUMN revoke_reason text;
 CREATE INDEX refresh_tokens_successor_idx ON refresh_tokens (successor_id) WHERE successor_id IS NOT NULL;
+-- Finds the sealed successor pairs whose grace window has closed, to erase them.
+CREATE INDEX refresh_tokens_sealed_idx ON refresh_tokens (consumed_at) WHERE successor_sealed IS NOT NULL;
 `,
 };
