@@ -91,6 +91,7 @@ export async function openHotState(config: Config, logger?: Logger): Promise<Hot
   if (config.redisUrl === undefined) return createMemoryHotState();
   return createRedisHotState({
     url: config.redisUrl,
+    cluster: config.redisCluster,
     prefix: config.redisPrefix,
     onError: (error) => logger?.warn({ err: error }, 'redis connection error'),
   });

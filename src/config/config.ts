@@ -10,6 +10,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** `REDIS_URL`; when absent hot state is kept in-process. */
   readonly redisUrl: string | undefined;
+  /** `TESSERA_REDIS_CLUSTER`, default false: REDIS_URL is a seed node of a Redis Cluster. */
+  readonly redisCluster: boolean;
   /** `TESSERA_REDIS_PREFIX`, default "tessera": namespaces Redis keys and channels. */
   readonly redisPrefix: string;
   /** `TESSERA_DATA_DIR`, default ./.tessera (embedded database, development secret). */

@@ -55,6 +55,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.TESSERA_REDIS_PREFIX,
+    redisCluster: e.TESSERA_REDIS_CLUSTER === 'true',
     dataDir: e.TESSERA_DATA_DIR,
     issuer,
     audience: e.TESSERA_AUDIENCE,

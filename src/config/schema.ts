@@ -141,6 +141,7 @@ export const envSchema = z.object({
     (url) => url === undefined || /^rediss?:\/\//.test(url),
     'must be a redis:// or rediss:// URL',
   ),
+  TESSERA_REDIS_CLUSTER: z.enum(['true', 'false']).default('false'),
   TESSERA_REDIS_PREFIX: z
     .string()
     .trim()

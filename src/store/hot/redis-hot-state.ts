@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RevocationChange } from '../../revocation/revocation.js';
 import type { HotState, HotStateSubscriber, RateLimiter } from './hot-state.js';
@@ -6,6 +6,8 @@ import { limiterResult } from './memory-hot-state.js';
 
 export interface RedisHotStateOptions {
   url: string;
+  /** REDIS_URL names one seed node of a Redis Cluster; the others are discovered. */
+  cluster?: boolean;
   /** Namespaces every key and channel, e.g. "tessera"; tests give each run its own. */
   prefix: string;
   onError?: (error: Error) => void;
@@ -33,8 +35,21 @@ function isRevocationChange(value: unknown): value is RevocationChange {
  */
 export async function createRedisHotState(options: RedisHotStateOptions): Promise<HotState> {
   const common = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 } as const;
-  const client = new Redis(options.url, { ...common, enableOfflineQueue: false });
-  const subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
+  const connect = (redisOptions: RedisOptions): Redis | Cluster => {
+    if (!options.cluster) return new Redis(options.url, redisOptions);
+    const seed = new URL(options.url);
+    return new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
+      lazyConnect: true,
+      enableOfflineQueue: redisOptions.enableOfflineQueue ?? true,
+      redisOptions: {
+        ...redisOptions,
+        ...(seed.password ? { password: decodeURIComponent(seed.password) } : {}),
+        ...(seed.username ? { username: decodeURIComponent(seed.username) } : {}),
+      },
+    });
+  };
+  const client = connect({ ...common, enableOfflineQueue: false });
+  const subscriber = connect({ ...common, enableOfflineQueue: true });
   const channel = `${options.prefix}:revocations`;
   const subscribers = new Set<HotStateSubscriber>();
   for (const connection of [client, subscriber]) connection.on('error', (error: Error) => options.onError?.(error));
