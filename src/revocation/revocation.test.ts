@@ -78,6 +78,25 @@ for (const backend of testBackends()) {
       }
     });
 
+    it('ends every session when a user is disabled; enabling restores sign-in, never the old tokens', async () => {
+      const t = await startTestApp(backend);
+      try {
+        const id = await createUser(t, 'disabled-then-enabled');
+        const old = await signIn(t, 'disabled-then-enabled');
+        assert.equal(await t.tessera.revocations.setUserDisabled(id, true), true);
+        assert.equal((await verify(t, old.access_token)).statusCode, 401);
+        assert.equal(await t.tessera.revocations.setUserDisabled(id, false), true);
+        t.clock.advance(1000);
+        assert.equal((await verify(t, old.access_token)).statusCode, 401, 'the old access token stays refused');
+        const refresh = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: old.refresh_token } });
+        assert.equal(refresh.statusCode, 401, 'and so does the old refresh token');
+        const fresh = await signIn(t, 'disabled-then-enabled');
+        assert.equal((await verify(t, fresh.access_token)).statusCode, 200, 'signing in works again');
+      } finally {
+        await t.close();
+      }
+    });
+
     it('accepts a token issued right after a revoke-all, and refuses every one from before', async () => {
       const t = await startTestApp(backend);
       try {

@@ -83,11 +83,13 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
 
   const service: RevocationService = {
     async start() {
-      await resync();
+      // Listen first, then read SQL: merging is monotonic, so overlap is harmless and nothing
+      // published in between is missed.
       unsubscribe = hotState.subscribe({
         change: (change) => cache.apply(change),
         resync: () => void resync().catch((error: unknown) => logger?.error({ err: error }, 'revocation resync failed')),
       });
+      await resync();
       timer = setInterval(() => {
         resync()
           .then(() => stores.revocations.prune(new Date(clock.now() - 3_600_000)))
@@ -155,18 +157,30 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
 
     async setUserDisabled(userId, disabled) {
       const at = clock.now();
-      const changed = await stores.transaction(async (tx) => {
-        if (!(await tx.users.setDisabled(userId, disabled, new Date(at)))) return false;
-        if (disabled) await tx.revocations.put({ kind: 'disabled', subject: userId, at, expiresAt: at + lifetime });
-        else await tx.revocations.deleteDisabled(userId);
-        return true;
+      // Disabling ends every session and refuses every token issued before (ASVS V7.4.2), so
+      // enabling the account again restores sign-in, never the old tokens.
+      const pending = await stores.transaction(async (tx) => {
+        if (!(await tx.users.setDisabled(userId, disabled, new Date(at)))) return undefined;
+        if (!disabled) {
+          await tx.revocations.deleteDisabled(userId);
+          return [];
+        }
+        const all: Revocation[] = [];
+        for (const session of await tx.sessions.listActiveByUser(userId, new Date(at))) {
+          await tx.sessions.lockById(session.id);
+          all.push(...(await revokeSessionIn(tx, session.id, 'user_disabled', at)));
+        }
+        await tx.users.setTokensRevokedAfter(userId, new Date(at));
+        const revoked: Revocation[] = [
+          { kind: 'user', subject: userId, at, expiresAt: at + lifetime },
+          { kind: 'disabled', subject: userId, at, expiresAt: at + lifetime },
+        ];
+        for (const revocation of revoked) await tx.revocations.put(revocation);
+        return [...all, ...revoked];
       });
-      if (!changed) return false;
-      await fanOut([
-        disabled
-          ? { type: 'revoked', revocation: { kind: 'disabled', subject: userId, at, expiresAt: at + lifetime } }
-          : { type: 'enabled', userId },
-      ]);
+      if (pending === undefined) return false;
+      if (disabled) await service.announce(pending);
+      else await fanOut([{ type: 'enabled', userId }]);
       return true;
     },
   };

@@ -67,7 +67,7 @@ for (const backend of testBackends()) {
       assert.ok((await t.tessera.stores.refreshTokens.findById(id))?.successorSealed);
       assert.equal(await t.tessera.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 10_000)), 0, 'still in its window');
       t.clock.advance(11_000);
-      assert.ok((await t.tessera.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 11_000))) >= 1);
+      assert.ok((await t.tessera.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 10_000))) >= 1);
       assert.equal((await t.tessera.stores.refreshTokens.findById(id))?.successorSealed, null);
     });
 
@@ -175,6 +175,24 @@ for (const backend of testBackends()) {
       assert.equal(moved.statusCode, 401);
       const session = await strict.tessera.stores.sessions.findById(tokens.session_id);
       assert.equal(session?.revokeReason, 'session_binding');
+    });
+
+    it('ends the session when a copied token is replayed elsewhere inside the grace window', async () => {
+      await createUser(strict, 'copied-user');
+      const tokens = await signIn(strict, 'copied-user');
+      const own = await strict.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: tokens.refresh_token } });
+      assert.equal(own.statusCode, 200);
+      const copied = await strict.app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        payload: { refresh_token: tokens.refresh_token },
+        headers: { 'user-agent': 'attacker-tool' },
+      });
+      assert.equal(copied.statusCode, 401, 'no pair for the copy');
+      const session = await strict.tessera.stores.sessions.findById(tokens.session_id);
+      assert.equal(session?.revokeReason, 'session_binding');
+      const me = await strict.app.inject({ url: '/auth/me', headers: { authorization: `Bearer ${own.json().access_token}` } });
+      assert.equal(me.statusCode, 401);
     });
 
     it('limits refreshes to 10 a minute per session with 429 and Retry-After', async () => {

@@ -36,7 +36,7 @@ export type Refresh = (input: RefreshInput) => Promise<TokenResponse>;
 
 type Outcome =
   | { kind: 'rotated'; response: TokenResponse; session: Session; contextChanged: { ip: boolean; userAgent: boolean } }
-  | { kind: 'replayed'; response: TokenResponse }
+  | { kind: 'replayed'; response: TokenResponse; session: Session; contextChanged: { ip: boolean; userAgent: boolean } }
   | { kind: 'reused'; session: Session; pending: PendingRevocations }
   | { kind: 'ended_by_binding'; session: Session; pending: PendingRevocations; contextChanged: { ip: boolean; userAgent: boolean } }
   | { kind: 'refused'; detail: string }
@@ -81,16 +81,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
     if (!isSessionActive(session, now)) return { kind: 'refused', detail: 'session ended' };
     if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
 
-    if (record.consumedAt) {
-      const successor = record.successorId ? await tx.refreshTokens.findById(record.successorId) : undefined;
-      if (replayable(record, successor, now)) {
-        return { kind: 'replayed', response: JSON.parse(sealer.open(record.successorSealed!, record.id)) as TokenResponse };
-      }
-      return { kind: 'reused', session, pending: await revocations.revokeSessionIn(tx, session.id, 'refresh_token_reused', now) };
-    }
-    if (record.expiresAt.getTime() <= now) return { kind: 'refused', detail: 'token expired' };
-    if (user.disabled) return { kind: 'refused', detail: 'user disabled' };
-
+    // Binding applies to grace replays too: a copied token presented elsewhere is no retry.
     const contextChanged = { ip: input.ip !== session.ip, userAgent: input.userAgent !== session.userAgent };
     if (options.binding === 'strict' && (contextChanged.ip || contextChanged.userAgent)) {
       return {
@@ -100,6 +91,21 @@ export function createRefresh(options: RefreshOptions): Refresh {
         pending: await revocations.revokeSessionIn(tx, session.id, 'session_binding', now),
       };
     }
+
+    if (record.consumedAt) {
+      const successor = record.successorId ? await tx.refreshTokens.findById(record.successorId) : undefined;
+      if (replayable(record, successor, now)) {
+        return {
+          kind: 'replayed',
+          session,
+          contextChanged,
+          response: JSON.parse(sealer.open(record.successorSealed!, record.id)) as TokenResponse,
+        };
+      }
+      return { kind: 'reused', session, pending: await revocations.revokeSessionIn(tx, session.id, 'refresh_token_reused', now) };
+    }
+    if (record.expiresAt.getTime() <= now) return { kind: 'refused', detail: 'token expired' };
+    if (user.disabled) return { kind: 'refused', detail: 'user disabled' };
 
     // Only minting counts against the limit: grace replays and reuse detection never wait on it.
     const limited = await withinRateLimit(session.id);
@@ -134,9 +140,10 @@ export function createRefresh(options: RefreshOptions): Refresh {
     const context = input.context;
 
     switch (outcome.kind) {
-      case 'rotated': {
+      case 'rotated':
+      case 'replayed': {
         const { session, contextChanged } = outcome;
-        events.emit('refresh_token.rotated', { userId: session.userId, sessionId: session.id }, context);
+        if (outcome.kind === 'rotated') events.emit('refresh_token.rotated', { userId: session.userId, sessionId: session.id }, context);
         if (contextChanged.ip || contextChanged.userAgent) {
           events.emit(
             'session.context_changed',
@@ -146,8 +153,6 @@ export function createRefresh(options: RefreshOptions): Refresh {
         }
         return outcome.response;
       }
-      case 'replayed':
-        return outcome.response;
       case 'reused':
         await revocations.announce(outcome.pending);
         events.emit('refresh_token.reused', { userId: outcome.session.userId, sessionId: outcome.session.id }, context);

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createVerifier } from 'fast-jwt';
 import { jwtVerify } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
-import { signCompactJws } from './jws.js';
+import { JwsError, signCompactJws, verifyCompactJws } from './jws.js';
 
 function keyPair(alg: SigningAlg): KeyObject {
   if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -13,6 +13,24 @@ function keyPair(alg: SigningAlg): KeyObject {
 }
 
 describe('compact JWS signing', () => {
+  it('issues ES256 signatures with a low s only, and refuses the high-s twin', async () => {
+    const privateKey = keyPair('ES256');
+    const publicKey = createPublicKey(privateKey);
+    const key = { alg: 'ES256' as const, publicKey };
+    const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    for (let i = 0; i < 20; i += 1) {
+      const token = await signCompactJws({ alg: 'ES256', kid: 'k', typ: 'at+jwt' }, { i }, privateKey);
+      const [h, p, sig] = token.split('.') as [string, string, string];
+      const bytes = Buffer.from(sig, 'base64url');
+      const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
+      assert.ok(s <= n >> 1n, 'low s');
+      assert.deepEqual((await verifyCompactJws(token, () => key)).payload, { i });
+      const twin = Buffer.concat([bytes.subarray(0, 32), Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex')]);
+      await assert.doesNotReject(jwtVerify(`${h}.${p}.${twin.toString('base64url')}`, publicKey), 'the twin is a valid ECDSA signature');
+      await assert.rejects(verifyCompactJws(`${h}.${p}.${twin.toString('base64url')}`, () => key), JwsError);
+    }
+  });
+
   for (const alg of ['RS256', 'PS256', 'ES256', 'EdDSA'] as const) {
     it(`produces ${alg} tokens that jose and fast-jwt both verify`, async () => {
       const privateKey = keyPair(alg);

@@ -26,6 +26,22 @@ function signingInput(alg: SigningAlg, key: KeyObject): [string | null, KeyObjec
   }
 }
 
+/** Order of the P-256 group: an ECDSA signature (r, s) also verifies as (r, n − s). */
+const p256Order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const p256HalfOrder = p256Order >> 1n;
+
+function readBigInt(bytes: Buffer): bigint {
+  return BigInt(`0x${bytes.toString('hex') || '0'}`);
+}
+
+/** ES256 signatures are issued and accepted only with s ≤ n/2, so each token has one signature. */
+function lowS(signature: Buffer): Buffer {
+  const s = readBigInt(signature.subarray(32));
+  if (s <= p256HalfOrder) return signature;
+  const flipped = Buffer.from((p256Order - s).toString(16).padStart(64, '0'), 'hex');
+  return Buffer.concat([signature.subarray(0, 32), flipped]);
+}
+
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /**
@@ -41,7 +57,8 @@ export async function signCompactJws(
 ): Promise<string> {
   const input = `${encode(header)}.${encode(payload)}`;
   const [digest, signingKey] = signingInput(header.alg, key);
-  const signature = await signAsync(digest, Buffer.from(input), signingKey);
+  const raw = await signAsync(digest, Buffer.from(input), signingKey);
+  const signature = header.alg === 'ES256' ? lowS(raw) : raw;
   return `${input}.${signature.toString('base64url')}`;
 }
 
@@ -104,6 +121,7 @@ export async function verifyCompactJws(
   if (signature.length !== expectedSignatureBytes(key.alg, key.publicKey) || signature.toString('base64url') !== signaturePart) {
     throw new JwsError('malformed signature');
   }
+  if (key.alg === 'ES256' && readBigInt(signature.subarray(32)) > p256HalfOrder) throw new JwsError('high-s ECDSA signature');
   const [digest, verifyKey] = signingInput(key.alg, key.publicKey);
   if (!(await verifyAsync(digest, Buffer.from(`${headerPart}.${payloadPart}`), verifyKey, signature))) {
     throw new JwsError('bad signature');

@@ -34,9 +34,9 @@ export interface RefreshTokenStore {
   /** Reads and row-locks the token until the transaction ends. */
   lockById(id: string): Promise<RefreshTokenRecord | undefined>;
   /**
-   * Row-locks the token and reads it with its session and user in one round trip (the session
-   * and user rows are read, not locked). Of concurrent rotations of one token exactly one holds
-   * the lock at a time; the others then see it consumed.
+   * Row-locks the token's session, then the token, and reads the token with its session and user.
+   * Of concurrent rotations of one token exactly one holds the locks at a time; the others then
+   * see it consumed. Lock order: session, then token, as every revocation path.
    */
   lockForRotation(id: string): Promise<RotationView | undefined>;
   /**

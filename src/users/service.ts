@@ -47,6 +47,12 @@ export function createUserService(options: UserServiceOptions): UserService {
       email = canonicalEmail(input.email);
       if (!isValidEmail(email)) throw new AuthError('invalid_request', { description: 'The e-mail address is not valid.' });
     }
+    for (const name of [...(input.roles ?? []), ...(input.permissions ?? [])]) {
+      // Forwarded as comma-separated header values: no commas, spaces or other surprises.
+      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) {
+        throw new AuthError('invalid_request', { description: 'Role and permission names are 1 to 64 of A-Z a-z 0-9 _ . : -.' });
+      }
+    }
     assertPasswordPolicy(input.password, options.passwordMinLength);
     // Refuse a taken name before spending a hash on it; the unique index still decides races.
     if (await stores.users.findByUsername(username)) throw new AuthError('username_taken');

@@ -36,6 +36,24 @@ for (const backend of testBackends()) {
     after(() => t?.close());
 
     describe('GET /auth/verify (forward-auth)', () => {
+      it('percent-encodes a non-ASCII username in X-Username over a real socket', async () => {
+        await createUser(t, 'дмитрий');
+        const s = await signIn(t, 'дмитрий');
+        const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+        const response = await fetch(`${address}/auth/verify`, { headers: { authorization: `Bearer ${s.access_token}` } });
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get('x-username'), encodeURIComponent('дмитрий'));
+        assert.equal(decodeURIComponent(response.headers.get('x-username')!), 'дмитрий');
+        assert.equal(((await response.json()) as { username: string }).username, 'дмитрий');
+      });
+
+      it('refuses role and permission names that could be split or spoofed downstream', async () => {
+        for (const roles of [['viewer,admin'], ['a b'], ['x'.repeat(65)], ['ünïcode']]) {
+          await assert.rejects(createUser(t, `bad-role-${roles[0]!.length}`, { roles }), /Role and permission names/);
+        }
+        await assert.rejects(createUser(t, 'bad-permission', { permissions: ['docs:read\r\nX-Admin: 1'] }), /Role and permission names/);
+      });
+
       it('answers 200 with the identity headers and the claims as JSON', async () => {
         const id = await createUser(t, 'fwd-alice', { roles: ['editor', 'viewer'], permissions: ['docs:read', 'docs:write'] });
         const s = await signIn(t, 'fwd-alice');
@@ -235,7 +253,8 @@ for (const backend of testBackends()) {
           assert.equal(body.token_type, 'refresh_token');
           assert.equal(body.sub, id);
           assert.equal(body.sid, s.session_id);
-          assert.equal(body.jti, undefined);
+          assert.equal(body.jti, s.refresh_token.split('.')[0], 'the public id, never the secret');
+          assert.equal(body.username, 'in-carol');
         }
         // Introspection does not consume the token.
         assert.equal((await refresh(t, s.refresh_token)).statusCode, 200);

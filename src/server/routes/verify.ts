@@ -22,9 +22,12 @@ function insufficient(missing: string[], extra: Record<string, unknown> = {}): A
   });
 }
 
-/** A header value: our own identifiers only, but never a CR, LF or other control character. */
-function headerValue(value: string): string {
-  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+/**
+ * A header value: printable ASCII as it is; anything else (a Cyrillic username, a control
+ * character) percent-encoded, so a header can never be refused by Node or split by a proxy.
+ */
+export function headerValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
 interface ForwardAuthAnswer {

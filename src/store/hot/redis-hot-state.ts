@@ -45,6 +45,7 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
         ...redisOptions,
         ...(seed.password ? { password: decodeURIComponent(seed.password) } : {}),
         ...(seed.username ? { username: decodeURIComponent(seed.username) } : {}),
+        ...(seed.protocol === 'rediss:' ? { tls: {} } : {}),
       },
     });
   };
@@ -68,7 +69,12 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
   // 'ready' fires again after every reconnect (the first one has passed by now). Messages
   // published while the subscription was down are lost, so every subscriber re-reads SQL.
   subscriber.on('ready', () => {
-    if (!closing) for (const s of subscribers) s.resync();
+    if (closing) return;
+    for (const s of subscribers) s.resync();
+    // Once more after the channel is surely subscribed again, for messages sent in between.
+    setTimeout(() => {
+      if (!closing) for (const s of subscribers) s.resync();
+    }, 1000).unref();
   });
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;

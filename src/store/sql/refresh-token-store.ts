@@ -71,6 +71,9 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
 
     async lockForRotation(id) {
       if (!idPattern.test(id)) return undefined;
+      // Session first, then token: the order every revocation path takes, so a logout and a
+      // refresh of the same session queue instead of deadlocking.
+      await db.query('SELECT id FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE id = $1) FOR UPDATE', [id]);
       const rows = await db.query<Record<string, unknown>>(
         `SELECT ${prefixed(columns, 'r')}, ${prefixed(sessionColumns, 's')}, ${prefixed(userColumns, 'u')}
          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = r.user_id
