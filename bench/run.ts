@@ -20,7 +20,9 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = 50;
 const distinctTokens = only('verify') ? 12_000 : 1; // more than the verified-token cache holds (10 000): every request misses
-const chains = 200;
+// A run that ends cuts up to one in-flight refresh per connection, and that chain's successor
+// is never read: keep enough chains for every round.
+const chains = connections * (rounds + 2);
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
           },
         ],
       });
+      if (refresh.non2xx > 0) console.error('refresh statuses', JSON.stringify((refresh as unknown as { statusCodeStats: unknown }).statusCodeStats));
       assertClean('refresh', refresh);
       const raw = await rawRotation(`${schema}`).finally(() =>
         withPool((p) => p.query('DROP TABLE IF EXISTS raw_rotation'), schema),
@@ -270,7 +273,8 @@ load average before the run ${loadavg().map((n) => n.toFixed(2)).join(' ')}. Pos
 ${rounds} rounds of ${seconds} s per variant, variants interleaved within each round; each figure is the median over
 rounds and each ratio the median of per-round ratios (variant and baseline measured in the same round).
 The server runs in its own process; autocannon (${connections} connections unless stated) shares the 2 cores with it.
-Absolute numbers move ±15 % between runs on this shared VM: read the ratios.
+Absolute numbers move ±15 % between runs on this shared VM: read the ratios. What the profiles show, and
+why some targets are not met here: [performance.md](performance.md).
 
 ## Verification: GET /auth/verify against a bare route in the same server
 
