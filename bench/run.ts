@@ -164,7 +164,10 @@ async function rawArgon2(): Promise<number> {
 async function main(): Promise<void> {
   const schema = `tessera_bench_${randomBytes(4).toString('hex')}`;
   await withPool((pool) => pool.query(`CREATE SCHEMA ${schema}`));
-  const server = await startServer(schema);
+  const server = await startServer(schema).catch(async (error: unknown) => {
+    await withPool((pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+    throw error;
+  });
   serverPid = server.pid;
   const base = `http://127.0.0.1:${server.port}`;
   const { accessTokens, refreshTokens, users, password } = server.tokens;
