@@ -9,7 +9,9 @@ import { isAuthError } from './errors/auth-error.js';
 import { createEventBus, type EventBus } from './events/bus.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createSealer } from './keys/sealer.js';
+import { createOfflineBreachChecker } from './passwords/breach.js';
 import { createPasswordHasher } from './passwords/hasher.js';
+import { createPasswordPolicy } from './passwords/policy.js';
 import { createRevocationService, type RevocationService } from './revocation/service.js';
 import { createRefresh, type Refresh } from './sessions/refresh.js';
 import { createSessionService, type SessionService } from './sessions/service.js';
@@ -136,13 +138,13 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
     const verifier = createAccessVerifier({ tokens, revocations, clock, leewaySeconds });
     const hasher = createPasswordHasher();
     await hasher.warmUp();
-    const users = createUserService({
-      stores,
+    const policy = createPasswordPolicy({
+      minLength: config.passwordMinLength,
+      minScore: config.passwordMinScore,
+      breaches: createOfflineBreachChecker(),
       hasher,
-      clock,
-      signup: config.signup,
-      passwordMinLength: config.passwordMinLength,
     });
+    const users = createUserService({ stores, hasher, policy, clock, signup: config.signup });
     const sessions = createSessionService({
       stores,
       clock,

@@ -7,7 +7,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { databaseUrl, uniqueSchema, withAdminPool } from '../test-support/databases.js';
 import { freePort, runCli, waitForHttp } from '../test-support/process.js';
 
-const adminPassword = 'bootstrap admin password 42';
+const adminPassword = 'bootstrap operator passphrase 42';
 
 describe('tessera command', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'tessera-cli-'));

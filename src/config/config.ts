@@ -48,6 +48,8 @@ export interface Config {
   readonly hibp: 'offline' | 'online';
   /** `TESSERA_PASSWORD_MIN_LENGTH`, default 12 (characters). */
   readonly passwordMinLength: number;
+  /** `TESSERA_PASSWORD_MIN_SCORE`, default 3: the zxcvbn strength score (0–4) a new password needs. */
+  readonly passwordMinScore: number;
   /** `TESSERA_TRUST_PROXY`: false (default), a hop count, or trusted proxy IPs/CIDRs. */
   readonly trustProxy: false | number | readonly string[];
   /** `TESSERA_CORS_ORIGINS`: origins allowed by CORS; empty (default) sends no CORS headers. */

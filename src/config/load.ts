@@ -73,6 +73,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     refreshRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_REFRESH),
     hibp: e.TESSERA_HIBP,
     passwordMinLength: e.TESSERA_PASSWORD_MIN_LENGTH,
+    passwordMinScore: e.TESSERA_PASSWORD_MIN_SCORE,
     trustProxy: Array.isArray(e.TESSERA_TRUST_PROXY)
       ? Object.freeze([...e.TESSERA_TRUST_PROXY])
       : e.TESSERA_TRUST_PROXY,

@@ -166,6 +166,7 @@ export const envSchema = z.object({
   TESSERA_RATE_LIMIT_REFRESH: rateLimit('10/1m'),
   TESSERA_HIBP: z.enum(['offline', 'online']).default('offline'),
   TESSERA_PASSWORD_MIN_LENGTH: integer(12, 8, 128),
+  TESSERA_PASSWORD_MIN_SCORE: integer(3, 0, 4),
   TESSERA_TRUST_PROXY: trustProxy,
   TESSERA_CORS_ORIGINS: corsOrigins,
   TESSERA_METRICS_TOKEN: optionalText,

@@ -6,6 +6,8 @@
 export const errorCodes = {
   invalid_request: { status: 400, description: 'The request is malformed.' },
   weak_password: { status: 400, description: 'The password does not meet the password policy.' },
+  password_breached: { status: 400, description: 'This password appears in known data breaches; choose another.' },
+  password_reused: { status: 400, description: 'This password was used recently on this account; choose another.' },
   invalid_credentials: { status: 401, description: 'Invalid username or password.' },
   invalid_token: { status: 401, description: 'The access token is missing, malformed, expired or revoked.' },
   invalid_grant: { status: 401, description: 'The refresh token is invalid, expired or revoked.' },

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { AuthError } from '../errors/auth-error.js';
 import { createPasswordHasher } from './hasher.js';
-import { assertPasswordInput, assertPasswordPolicy } from './rules.js';
+import { assertPasswordInput } from './rules.js';
 
 describe('password hasher', () => {
   const hasher = createPasswordHasher();
@@ -63,16 +63,5 @@ describe('password rules', () => {
     assert.equal(code(() => assertPasswordInput('abc\u0000def')), 'invalid_request');
     assert.equal(code(() => assertPasswordInput('abc\ud800def')), 'invalid_request');
     assert.equal(code(() => assertPasswordInput('emoji 😀 fine')), undefined);
-  });
-
-  it('requires the minimum length in characters, with a machine-readable reason', () => {
-    assert.equal(code(() => assertPasswordPolicy('elevenchars', 12)), 'weak_password');
-    assert.equal(code(() => assertPasswordPolicy('twelve chars', 12)), undefined);
-    assert.equal(code(() => assertPasswordPolicy('😀'.repeat(12), 12)), undefined, 'counted in code points');
-    try {
-      assertPasswordPolicy('short', 12);
-    } catch (error) {
-      assert.deepEqual((error as AuthError).extra, { reasons: ['too_short'] });
-    }
   });
 });

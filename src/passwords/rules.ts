@@ -16,19 +16,3 @@ export function assertPasswordInput(password: string): void {
     throw new AuthError('invalid_request', { description: 'The password is not valid Unicode text.' });
   }
 }
-
-/**
- * The password policy for new passwords. Until the full policy (strength, breach and history
- * checks) arrives, the length rule: at least `minLength` characters (code points).
- */
-export function assertPasswordPolicy(password: string, minLength: number): void {
-  assertPasswordInput(password);
-  const reasons: string[] = [];
-  if ([...password].length < minLength) reasons.push('too_short');
-  if (reasons.length > 0) {
-    throw new AuthError('weak_password', {
-      description: `The password must be at least ${minLength} characters long.`,
-      extra: { reasons },
-    });
-  }
-}

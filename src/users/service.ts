@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
-import { assertPasswordPolicy } from '../passwords/rules.js';
+import type { PasswordPolicy } from '../passwords/policy.js';
 import type { StoreSet } from '../store/stores.js';
 import type { User } from './user.js';
 import { canonicalEmail, canonicalUsername, isValidEmail, isValidUsername } from './username.js';
@@ -18,9 +18,9 @@ export interface CreateUserInput {
 export interface UserServiceOptions {
   stores: StoreSet;
   hasher: PasswordHasher;
+  policy: PasswordPolicy;
   clock: Clock;
   signup: 'closed' | 'open';
-  passwordMinLength: number;
 }
 
 export interface UserService {
@@ -53,7 +53,7 @@ export function createUserService(options: UserServiceOptions): UserService {
         throw new AuthError('invalid_request', { description: 'Role and permission names are 1 to 64 of A-Z a-z 0-9 _ . : -.' });
       }
     }
-    assertPasswordPolicy(input.password, options.passwordMinLength);
+    await options.policy.assertAcceptable({ password: input.password, username, email });
     // Refuse a taken name before spending a hash on it; the unique index still decides races.
     if (await stores.users.findByUsername(username)) throw new AuthError('username_taken');
     if (email !== null && (await stores.users.findByEmail(email))) throw new AuthError('email_taken');
