@@ -1,3 +1,4 @@
+import type { LockoutStore } from '../../protection/lockout.js';
 import type { RevocationChange } from '../../revocation/revocation.js';
 
 export interface RateLimitResult {
@@ -29,6 +30,8 @@ export interface HotState {
   publish(change: RevocationChange): Promise<void>;
   subscribe(subscriber: HotStateSubscriber): () => void;
   rateLimiter(name: string, points: number, durationSeconds: number): RateLimiter;
+  /** Failed password attempts and locks per account, shared by every instance. */
+  readonly lockouts: LockoutStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { createMemoryLockoutStore } from '../../protection/lockout.js';
 import type { HotState, HotStateSubscriber, RateLimiter } from './hot-state.js';
 
 /** Rate-limiter-flexible's answer, as ours. */
@@ -14,6 +15,7 @@ export function createMemoryHotState(): HotState {
   const subscribers = new Set<HotStateSubscriber>();
   return {
     kind: 'memory',
+    lockouts: createMemoryLockoutStore(),
     async publish(change) {
       for (const subscriber of subscribers) subscriber.change(change);
     },

@@ -3,6 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RevocationChange } from '../../revocation/revocation.js';
 import type { HotState, HotStateSubscriber, RateLimiter } from './hot-state.js';
 import { limiterResult } from './memory-hot-state.js';
+import { createRedisLockoutStore } from './redis-lockout-store.js';
 
 export interface RedisHotStateOptions {
   url: string;
@@ -90,6 +91,7 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
 
   return {
     kind: 'redis',
+    lockouts: createRedisLockoutStore(client, options.prefix),
     async publish(change) {
       await client.publish(channel, JSON.stringify(change));
     },

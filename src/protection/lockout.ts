@@ -1,0 +1,85 @@
+/** The lockout state of one key (a canonical username). Times are milliseconds since the epoch. */
+export interface LockState {
+  /** Failures inside the current window. */
+  failures: number;
+  /** While `now` is before this, every password attempt for the key is refused. 0 when not locked. */
+  lockedUntil: number;
+  /** How many times the key has been locked since the last success or unlock (doubles the lock). */
+  locks: number;
+}
+
+export interface LockoutPolicy {
+  /** Failures within `windowMs` that lock the key. */
+  threshold: number;
+  windowMs: number;
+  /** The first lock; each repeat lock doubles it, up to `maxLockMs`. */
+  lockMs: number;
+  maxLockMs: number;
+}
+
+/**
+ * Hot state for lockouts, shared by every instance. Every method takes `now` from the injected
+ * Clock, so expiry follows that clock (tests move it) rather than the store's own time.
+ */
+export interface LockoutStore {
+  get(key: string, now: number): Promise<LockState>;
+  /**
+   * Counts one failure. When the failures inside the window reach the threshold, locks the key
+   * for lockMs × 2^(locks) (capped) and clears the count. Atomic per key across instances.
+   */
+  recordFailure(key: string, now: number, policy: LockoutPolicy): Promise<LockState>;
+  /** A success: the failure count and the doubling start over. */
+  recordSuccess(key: string): Promise<void>;
+  /** An admin unlock: clears everything for the key. */
+  unlock(key: string): Promise<void>;
+}
+
+/** The duration of the next lock after `locks` earlier ones. */
+export function lockDuration(policy: LockoutPolicy, locks: number): number {
+  return Math.min(policy.maxLockMs, policy.lockMs * 2 ** Math.min(locks, 30));
+}
+
+/** Keys kept in memory before stale ones are swept (attackers can try endless usernames). */
+const sweepAbove = 10_000;
+
+/** In-process lockouts (the embedded default). */
+export function createMemoryLockoutStore(): LockoutStore {
+  const states = new Map<string, { failures: number[]; lockedUntil: number; locks: number }>();
+  const unlocked: LockState = { failures: 0, lockedUntil: 0, locks: 0 };
+
+  function sweep(now: number, policy: LockoutPolicy): void {
+    for (const [key, state] of states) {
+      const quiet = state.failures.every((at) => at <= now - policy.windowMs);
+      // A key that is neither locked nor counting is forgotten, and so is its doubling, a full
+      // maximum lock after its last lock ended.
+      if (quiet && state.lockedUntil + policy.maxLockMs <= now) states.delete(key);
+    }
+  }
+
+  return {
+    async get(key, now) {
+      const state = states.get(key);
+      if (!state) return { ...unlocked };
+      return { failures: state.failures.length, lockedUntil: state.lockedUntil > now ? state.lockedUntil : 0, locks: state.locks };
+    },
+    async recordFailure(key, now, policy) {
+      if (states.size > sweepAbove) sweep(now, policy);
+      const state = states.get(key) ?? { failures: [], lockedUntil: 0, locks: 0 };
+      state.failures = state.failures.filter((at) => at > now - policy.windowMs);
+      state.failures.push(now);
+      if (state.failures.length >= policy.threshold) {
+        state.lockedUntil = now + lockDuration(policy, state.locks);
+        state.locks += 1;
+        state.failures = [];
+      }
+      states.set(key, state);
+      return { failures: state.failures.length, lockedUntil: state.lockedUntil > now ? state.lockedUntil : 0, locks: state.locks };
+    },
+    async recordSuccess(key) {
+      states.delete(key);
+    },
+    async unlock(key) {
+      states.delete(key);
+    },
+  };
+}
