@@ -12,6 +12,7 @@ import { createSealer } from './keys/sealer.js';
 import { createOfflineBreachChecker } from './passwords/breach.js';
 import { createPasswordHasher } from './passwords/hasher.js';
 import { createPasswordPolicy } from './passwords/policy.js';
+import { createLoginProtection, type LoginProtection } from './protection/login-protection.js';
 import { createRevocationService, type RevocationService } from './revocation/service.js';
 import { createRefresh, type Refresh } from './sessions/refresh.js';
 import { createSessionService, type SessionService } from './sessions/service.js';
@@ -41,6 +42,7 @@ export interface Tessera {
   readonly users: UserService;
   readonly sessions: SessionService;
   readonly login: Login;
+  readonly protection: LoginProtection;
   readonly refresh: Refresh;
   readonly authenticate: Authenticate;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
@@ -166,6 +168,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       reuseGraceMs: config.refreshReuseGraceMs,
       binding: config.sessionBinding,
     });
+    const protection = createLoginProtection({ hotState, clock, events, config });
     if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, logger);
 
     // Other instances may rotate keys, and retired keys leave JWKS when their time is up.
@@ -194,7 +197,8 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       revocations,
       users,
       sessions,
-      login: createLogin({ stores, hasher, sessions, tokens, clock, events }),
+      login: createLogin({ stores, hasher, sessions, tokens, clock, events, protection }),
+      protection,
       refresh,
       authenticate: createAuthenticate({ verifier, stores, clock }),
       async ready() {

@@ -35,8 +35,8 @@ describe('login steps', () => {
 
   it('does exactly one password verification whether the user exists, is disabled, or not', async () => {
     const hasher = countingHasher();
-    const { stores, sessions, tokens, clock, events } = t.tessera;
-    const login = createLogin({ stores, hasher, sessions, tokens, clock, events });
+    const { stores, sessions, tokens, clock, events, protection } = t.tessera;
+    const login = createLogin({ stores, hasher, sessions, tokens, clock, events, protection });
     const disabledId = await createUser(t, 'disabled-user');
     await stores.users.setDisabled(disabledId, true, new Date());
     await createUser(t, 'enabled-user');

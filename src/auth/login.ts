@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
+import { attemptKey, type LoginProtection } from '../protection/login-protection.js';
 import { assertPasswordInput } from '../passwords/rules.js';
 import type { DeviceInfo, SessionService } from '../sessions/service.js';
 import type { StoreSet } from '../store/stores.js';
@@ -27,6 +28,7 @@ export interface LoginOptions {
   tokens: AccessTokens;
   clock: Clock;
   events: EventBus;
+  protection: LoginProtection;
 }
 
 export type Login = (input: LoginInput) => Promise<TokenResponse>;
@@ -36,12 +38,21 @@ export type Login = (input: LoginInput) => Promise<TokenResponse>;
  * the same 401 `invalid_credentials` after the same work (one argon2id verification).
  */
 export function createLogin(options: LoginOptions): Login {
-  const { stores, hasher, sessions, tokens, clock, events } = options;
+  const { stores, hasher, sessions, tokens, clock, events, protection } = options;
 
-  async function findAccount(input: LoginInput): Promise<User | undefined> {
-    if (input.username !== undefined) return stores.users.findByUsername(canonicalUsername(input.username));
-    if (input.email !== undefined) return stores.users.findByEmail(canonicalEmail(input.email));
-    throw new AuthError('invalid_request', { description: 'Give a username or an email.' });
+  async function findAccount(input: LoginInput): Promise<{ user: User | undefined; key: string }> {
+    let identifier: string;
+    let user: User | undefined;
+    if (input.username !== undefined) {
+      identifier = canonicalUsername(input.username);
+      user = await stores.users.findByUsername(identifier);
+    } else if (input.email !== undefined) {
+      identifier = canonicalEmail(input.email);
+      user = await stores.users.findByEmail(identifier);
+    } else {
+      throw new AuthError('invalid_request', { description: 'Give a username or an email.' });
+    }
+    return { user, key: attemptKey(user ? { userId: user.id } : { identifier }) };
   }
 
   async function verifyPassword(user: User | undefined, password: string): Promise<User> {
@@ -62,16 +73,26 @@ export function createLogin(options: LoginOptions): Login {
 
   return async function login(input) {
     assertPasswordInput(input.password);
+    const account = await findAccount(input);
+    await protection.limitAttempt(input.ip ?? 'unknown', account.key, input.context);
+    try {
+      await protection.assertNotLocked(account.key);
+    } catch (error) {
+      events.emit('login.failed', { reason: 'locked', ...(account.user ? { userId: account.user.id } : {}) }, input.context);
+      throw error;
+    }
     let user: User;
     try {
-      user = await verifyPassword(await findAccount(input), input.password);
+      user = await verifyPassword(account.user, input.password);
       assertEnabled(user);
     } catch (error) {
       if (error instanceof AuthError && error.code === 'invalid_credentials') {
-        events.emit('login.failed', { reason: error.detail ?? 'invalid_credentials' }, input.context);
+        await protection.recordFailure(account.key, account.user?.id, input.context);
+        events.emit('login.failed', { reason: error.detail ?? 'invalid_credentials', ...(account.user ? { userId: account.user.id } : {}) }, input.context);
       }
       throw error;
     }
+    await protection.recordSuccess(account.key);
     await rehashIfNeeded(user, input.password);
     const opened = await sessions.open({
       user,

@@ -44,6 +44,16 @@ export interface Config {
   readonly signup: 'closed' | 'open';
   /** `TESSERA_RATE_LIMIT_REFRESH`, default 10/1m: refreshes per session. */
   readonly refreshRateLimit: RateLimitSetting;
+  /** `TESSERA_RATE_LIMIT_LOGIN_ACCOUNT`, default 5/1m: sign-in attempts per account name and IP. */
+  readonly loginAccountRateLimit: RateLimitSetting;
+  /** `TESSERA_RATE_LIMIT_LOGIN_IP`, default 20/1m: sign-in attempts per IP across account names. */
+  readonly loginIpRateLimit: RateLimitSetting;
+  /**
+   * Lockout: `TESSERA_LOCKOUT_THRESHOLD` (5) failures within `TESSERA_LOCKOUT_WINDOW` (15m) lock
+   * an account for `TESSERA_LOCKOUT_DURATION` (15m), doubling per repeat up to
+   * `TESSERA_LOCKOUT_MAX_DURATION` (24h).
+   */
+  readonly lockout: { readonly threshold: number; readonly windowMs: number; readonly lockMs: number; readonly maxLockMs: number };
   /** `TESSERA_HIBP`, default offline. */
   readonly hibp: 'offline' | 'online';
   /** `TESSERA_PASSWORD_MIN_LENGTH`, default 12 (characters). */

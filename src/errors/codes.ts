@@ -21,6 +21,7 @@ export const errorCodes = {
   payload_too_large: { status: 413, description: 'The request body is too large.' },
   unsupported_media_type: { status: 415, description: 'The request body must be application/json.' },
   rate_limited: { status: 429, description: 'Too many requests; retry later.' },
+  too_many_attempts: { status: 429, description: 'Too many failed sign-in attempts; retry later.' },
   server_error: { status: 500, description: 'An unexpected error occurred.' },
   service_unavailable: { status: 503, description: 'The service is temporarily unavailable.' },
 } as const satisfies Record<string, { status: number; description: string }>;

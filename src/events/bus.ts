@@ -12,6 +12,10 @@ export interface SecurityEventPayloads {
   'refresh_token.reused': { userId: string; sessionId: string };
   'token.revoked': { userId: string; sessionId?: string; tokenType: 'access_token' | 'refresh_token' };
   'user.tokens_revoked': { userId: string; sessions: number };
+  /** An account name reached the failure threshold; `userId` when it names an account. */
+  'user.locked': { userId?: string; lockedUntil: number; locks: number };
+  'user.unlocked': { userId: string };
+  'rate_limited': { limiter: string };
 }
 
 export type SecurityEventType = keyof SecurityEventPayloads;

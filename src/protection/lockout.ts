@@ -83,3 +83,27 @@ export function createMemoryLockoutStore(): LockoutStore {
     },
   };
 }
+
+/**
+ * A shared store that falls back to per-instance memory while it fails (Redis down): lockouts
+ * then count per instance until it returns, instead of failing every sign-in.
+ */
+export function withLockoutFallback(primary: LockoutStore, fallback: LockoutStore, onError?: (error: unknown) => void): LockoutStore {
+  async function attempt<T>(run: (store: LockoutStore) => Promise<T>): Promise<T> {
+    try {
+      return await run(primary);
+    } catch (error) {
+      onError?.(error);
+      return run(fallback);
+    }
+  }
+  return {
+    get: (key, now) => attempt((store) => store.get(key, now)),
+    recordFailure: (key, now, policy) => attempt((store) => store.recordFailure(key, now, policy)),
+    recordSuccess: (key) => attempt((store) => store.recordSuccess(key)),
+    unlock: async (key) => {
+      await fallback.unlock(key);
+      await primary.unlock(key);
+    },
+  };
+}

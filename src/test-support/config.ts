@@ -10,6 +10,11 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     TESSERA_SECRET: testSecret,
     TESSERA_ISSUER: 'https://auth.test.example',
     TESSERA_LOG_LEVEL: 'silent',
+    // Suites that are not about protection send many sign-ins from one address; the protection
+    // suite sets the real limits.
+    TESSERA_RATE_LIMIT_LOGIN_IP: '100000/1m',
+    TESSERA_RATE_LIMIT_LOGIN_ACCOUNT: '100000/1m',
+    TESSERA_LOCKOUT_THRESHOLD: '1000',
     ...overrides,
   });
 }

@@ -4,6 +4,7 @@ import type { RevocationChange } from '../../revocation/revocation.js';
 import type { HotState, HotStateSubscriber, RateLimiter } from './hot-state.js';
 import { limiterResult } from './memory-hot-state.js';
 import { createRedisLockoutStore } from './redis-lockout-store.js';
+import { createMemoryLockoutStore, withLockoutFallback } from '../../protection/lockout.js';
 
 export interface RedisHotStateOptions {
   url: string;
@@ -91,7 +92,9 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
 
   return {
     kind: 'redis',
-    lockouts: createRedisLockoutStore(client, options.prefix),
+    lockouts: withLockoutFallback(createRedisLockoutStore(client, options.prefix), createMemoryLockoutStore(), (error) =>
+      options.onError?.(error as Error),
+    ),
     async publish(change) {
       await client.publish(channel, JSON.stringify(change));
     },
