@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createAccessVerifier, type AccessVerifier } from './auth/access-verifier.js';
 import { createAuthenticate, type Authenticate } from './auth/authenticate.js';
+import { createChangePassword, type ChangePassword } from './auth/change-password.js';
 import { createLogin, type Login } from './auth/login.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
@@ -43,6 +44,7 @@ export interface Tessera {
   readonly sessions: SessionService;
   readonly login: Login;
   readonly protection: LoginProtection;
+  readonly changePassword: ChangePassword;
   readonly refresh: Refresh;
   readonly authenticate: Authenticate;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
@@ -199,6 +201,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       sessions,
       login: createLogin({ stores, hasher, sessions, tokens, clock, events, protection }),
       protection,
+      changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
       refresh,
       authenticate: createAuthenticate({ verifier, stores, clock }),
       async ready() {

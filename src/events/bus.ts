@@ -16,6 +16,7 @@ export interface SecurityEventPayloads {
   'user.locked': { userId?: string; lockedUntil: number; locks: number };
   'user.unlocked': { userId: string };
   'rate_limited': { limiter: string };
+  'password.changed': { userId: string; sessionsEnded: number };
 }
 
 export type SecurityEventType = keyof SecurityEventPayloads;

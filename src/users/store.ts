@@ -19,6 +19,13 @@ export interface UserStore {
   findByEmail(email: string): Promise<User | undefined>;
   /** Replaces the stored hash (e.g. bcrypt → argon2id rehash); `changedAt` set only for a new password. */
   updatePasswordHash(id: string, passwordHash: string, at: Date, passwordChanged: boolean): Promise<void>;
+  /**
+   * Sets a new password: the current hash moves to the history (keeping the newest `keep`
+   * entries) and `passwordChangedAt` becomes `at`. Returns false when the user does not exist.
+   */
+  changePassword(id: string, passwordHash: string, at: Date, keep: number): Promise<boolean>;
+  /** The current hash and then the history, newest first, at most `limit` in all. */
+  recentPasswordHashes(id: string, limit: number): Promise<string[]>;
   /** Records a revoke-all: tokens issued before `at` are invalid. */
   setTokensRevokedAfter(id: string, at: Date): Promise<void>;
   /** Enables or disables sign-in; returns false when the user does not exist. */

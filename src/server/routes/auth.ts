@@ -5,8 +5,8 @@ import type { Tessera } from '../../service.js';
 import type { Session } from '../../sessions/session.js';
 import type { User } from '../../users/user.js';
 import { requireAuth } from '../plugins/auth-context.js';
-import { LoginBody, MeResponse, RegisterBody, RegisteredUser, TokenResponseSchema } from '../schemas/auth.js';
-import { errorResponses } from '../schemas/common.js';
+import { ChangePasswordBody, LoginBody, MeResponse, RegisterBody, RegisteredUser, TokenResponseSchema } from '../schemas/auth.js';
+import { errorResponses, NoContent } from '../schemas/common.js';
 
 const maxUserAgentLength = 512;
 
@@ -82,4 +82,20 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
       session: sessionView(session),
     };
   });
+
+  app.post(
+    '/auth/password',
+    { schema: { body: ChangePasswordBody, response: { 204: NoContent, ...errorResponses } } },
+    async (request, reply) => {
+      const { claims } = await requireAuth(request, tessera.authenticate);
+      await tessera.changePassword({
+        userId: claims.sub,
+        sessionId: claims.sid,
+        currentPassword: request.body.current_password,
+        newPassword: request.body.new_password,
+        context: { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id },
+      });
+      return reply.code(204).send(null);
+    },
+  );
 }

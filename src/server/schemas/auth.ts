@@ -66,3 +66,8 @@ export const MeResponse = Type.Object({
   amr: Type.Array(Type.String()),
   session: SessionSchema,
 });
+
+export const ChangePasswordBody = Type.Object(
+  { current_password: PasswordText, new_password: PasswordText },
+  { additionalProperties: false },
+);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
 import { initial } from './migrations/001-initial.js';
 import { revocations } from './migrations/002-revocations.js';
+import { passwordHistory } from './migrations/003-password-history.js';
 
 export interface Migration {
   /** Consecutive from 1; never reused. */
@@ -12,7 +13,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append new ones; never edit a released one. */
-export const migrations: readonly Migration[] = [initial, revocations];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory];
 
 export interface MigrationResult {
   applied: number[];

@@ -108,6 +108,40 @@ export function sqlUserStore(db: Queryable): UserStore {
       );
     },
 
+    async changePassword(id, passwordHash, at, keep) {
+      if (!isUuid(id)) return false;
+      const rows = await db.query<{ id: string }>(
+        `WITH previous AS (
+           SELECT id, password_hash FROM users WHERE id = $1 FOR UPDATE
+         ), archived AS (
+           INSERT INTO password_history (user_id, password_hash, created_at)
+           SELECT id, password_hash, $3 FROM previous
+         )
+         UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3
+         WHERE id = (SELECT id FROM previous) RETURNING id`,
+        [id, passwordHash, at],
+      );
+      await db.query(
+        `DELETE FROM password_history WHERE user_id = $1 AND seq NOT IN (
+           SELECT seq FROM password_history WHERE user_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2)`,
+        [id, keep],
+      );
+      return rows.length > 0;
+    },
+
+    async recentPasswordHashes(id, limit) {
+      if (!isUuid(id)) return [];
+      const rows = await db.query<{ password_hash: string }>(
+        `(SELECT password_hash, 1 AS rank, password_changed_at AS at, 0::bigint AS seq FROM users WHERE id = $1)
+         UNION ALL
+         (SELECT password_hash, 2 AS rank, created_at AS at, seq FROM password_history WHERE user_id = $1
+          ORDER BY created_at DESC, seq DESC LIMIT $2)
+         ORDER BY rank, at DESC, seq DESC LIMIT $2`,
+        [id, limit],
+      );
+      return rows.map((row) => row.password_hash);
+    },
+
     async setTokensRevokedAfter(id, at) {
       if (!isUuid(id)) return;
       await db.query('UPDATE users SET tokens_revoked_after = $2, updated_at = $2 WHERE id = $1', [id, at]);

@@ -1,0 +1,65 @@
+import type { Clock } from '../clock.js';
+import { AuthError } from '../errors/auth-error.js';
+import type { EventBus, EventContext } from '../events/bus.js';
+import type { PasswordHasher } from '../passwords/hasher.js';
+import type { PasswordPolicy } from '../passwords/policy.js';
+import { assertPasswordInput } from '../passwords/rules.js';
+import { attemptKey, type LoginProtection } from '../protection/login-protection.js';
+import type { RevocationService } from '../revocation/service.js';
+import type { StoreSet } from '../store/stores.js';
+
+/** Passwords a change may not reuse: the current one and the four before it (SPEC §4). */
+export const passwordHistorySize = 5;
+
+export interface ChangePasswordInput {
+  userId: string;
+  /** The session making the change; every other session of the user is ended. */
+  sessionId: string;
+  currentPassword: string;
+  newPassword: string;
+  context?: EventContext;
+}
+
+export type ChangePassword = (input: ChangePasswordInput) => Promise<void>;
+
+export interface ChangePasswordOptions {
+  stores: StoreSet;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  protection: LoginProtection;
+  revocations: RevocationService;
+  events: EventBus;
+  clock: Clock;
+}
+
+/**
+ * `POST /auth/password`: the current password proves it is the user (a stolen access token alone
+ * cannot change it), and a wrong one counts towards the lockout like a failed sign-in. The new
+ * password meets the policy and is none of the last five; every other session ends.
+ */
+export function createChangePassword(options: ChangePasswordOptions): ChangePassword {
+  const { stores, hasher, policy, protection, revocations, events, clock } = options;
+
+  return async function changePassword({ userId, sessionId, currentPassword, newPassword, context }) {
+    assertPasswordInput(currentPassword);
+    const user = await stores.users.findById(userId);
+    if (!user || user.disabled) throw new AuthError('invalid_token', { detail: 'user missing or disabled' });
+    const key = attemptKey({ userId });
+    await protection.assertNotLocked(key);
+    if (!(await hasher.verify(user.passwordHash, currentPassword))) {
+      await protection.recordFailure(key, userId, context);
+      throw new AuthError('invalid_credentials', { description: 'The current password is wrong.', detail: 'wrong current password' });
+    }
+    const previousHashes = await stores.users.recentPasswordHashes(userId, passwordHistorySize);
+    await policy.assertAcceptable({ password: newPassword, username: user.username, email: user.email, previousHashes });
+    await stores.users.changePassword(userId, await hasher.hash(newPassword), new Date(clock.now()), passwordHistorySize - 1);
+    await protection.recordSuccess(key);
+
+    let sessionsEnded = 0;
+    for (const session of await stores.sessions.listActiveByUser(userId, new Date(clock.now()))) {
+      if (session.id === sessionId) continue;
+      if (await revocations.revokeSession(session.id, 'password_changed', context)) sessionsEnded += 1;
+    }
+    events.emit('password.changed', { userId, sessionsEnded }, context);
+  };
+}
