@@ -148,7 +148,14 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       breaches: createOfflineBreachChecker(),
       hasher,
     });
-    const users = createUserService({ stores, hasher, policy, clock, signup: config.signup });
+    const users = createUserService({
+      stores,
+      hasher,
+      policy,
+      clock,
+      signup: config.signup,
+      signupLimiter: hotState.rateLimiter('signup', config.signupRateLimit.points, config.signupRateLimit.windowMs / 1000),
+    });
     const sessions = createSessionService({
       stores,
       clock,

@@ -48,6 +48,10 @@ export interface Config {
   readonly loginAccountRateLimit: RateLimitSetting;
   /** `TESSERA_RATE_LIMIT_LOGIN_IP`, default 20/1m: sign-in attempts per IP across account names. */
   readonly loginIpRateLimit: RateLimitSetting;
+  /** `TESSERA_RATE_LIMIT_IP`, default 1000/1h: requests per client IP, all routes but health, JWKS and verification. */
+  readonly ipRateLimit: RateLimitSetting;
+  /** `TESSERA_RATE_LIMIT_SIGNUP`, default 10/1h: registrations per client IP (when sign-up is open). */
+  readonly signupRateLimit: RateLimitSetting;
   /**
    * Lockout: `TESSERA_LOCKOUT_THRESHOLD` (5) failures within `TESSERA_LOCKOUT_WINDOW` (15m) lock
    * an account for `TESSERA_LOCKOUT_DURATION` (15m), doubling per repeat up to

@@ -73,6 +73,8 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     refreshRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_REFRESH),
     loginAccountRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_LOGIN_ACCOUNT),
     loginIpRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_LOGIN_IP),
+    ipRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_IP),
+    signupRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_SIGNUP),
     lockout: Object.freeze({
       threshold: e.TESSERA_LOCKOUT_THRESHOLD,
       windowMs: e.TESSERA_LOCKOUT_WINDOW,

@@ -166,6 +166,8 @@ export const envSchema = z.object({
   TESSERA_RATE_LIMIT_REFRESH: rateLimit('10/1m'),
   TESSERA_RATE_LIMIT_LOGIN_ACCOUNT: rateLimit('5/1m'),
   TESSERA_RATE_LIMIT_LOGIN_IP: rateLimit('20/1m'),
+  TESSERA_RATE_LIMIT_IP: rateLimit('1000/1h'),
+  TESSERA_RATE_LIMIT_SIGNUP: rateLimit('10/1h'),
   TESSERA_LOCKOUT_THRESHOLD: integer(5, 1, 1000),
   TESSERA_LOCKOUT_WINDOW: duration('15m', { min: 1000 }),
   TESSERA_LOCKOUT_DURATION: duration('15m', { min: 1000 }),

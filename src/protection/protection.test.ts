@@ -133,3 +133,51 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+for (const backend of testBackends()) {
+  describe(`per-IP and sign-up limits over HTTP (${backend.name})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(backend, {
+        env: { TESSERA_RATE_LIMIT_IP: '30/1h', TESSERA_RATE_LIMIT_SIGNUP: '3/1h', TESSERA_SIGNUP: 'open' },
+      });
+    });
+    after(() => t.close());
+
+    it('limits one address to TESSERA_RATE_LIMIT_IP requests, but never health, keys or verification', async () => {
+      await createUser(t, 'busy-caller');
+      const token = (await t.app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'busy-caller', password: strongPassword }, remoteAddress: '192.0.2.77' })).json().access_token as string;
+      for (let i = 0; i < 60; i += 1) {
+        for (const url of ['/healthz', '/readyz', '/.well-known/jwks.json']) {
+          assert.equal((await t.app.inject({ url, remoteAddress: '192.0.2.77' })).statusCode, 200, url);
+        }
+        const verified = await t.app.inject({ url: '/auth/verify', headers: { authorization: `Bearer ${token}` }, remoteAddress: '192.0.2.77' });
+        assert.equal(verified.statusCode, 200);
+      }
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i += 1) {
+        statuses.push((await t.app.inject({ url: '/auth/me', headers: { authorization: `Bearer ${token}` }, remoteAddress: '192.0.2.77' })).statusCode);
+      }
+      assert.deepEqual(statuses, [...Array(29).fill(200), 429], 'the sign-in was the first of the 30');
+      const limited = await t.app.inject({ url: '/auth/sessions', headers: { authorization: `Bearer ${token}` }, remoteAddress: '192.0.2.77' });
+      assert.equal(limited.json().error, 'rate_limited');
+      assert.ok(Number(limited.headers['retry-after']) > 0);
+      assert.equal((await t.app.inject({ url: '/auth/me', headers: { authorization: `Bearer ${token}` }, remoteAddress: '192.0.2.78' })).statusCode, 200, 'another address is not affected');
+    });
+
+    it('limits sign-ups per address', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        const response = await t.app.inject({
+          method: 'POST',
+          url: '/auth/register',
+          payload: { username: `joiner-${i}`, password: strongPassword },
+          remoteAddress: '192.0.2.90',
+        });
+        statuses.push(response.statusCode);
+      }
+      assert.deepEqual(statuses, [201, 201, 201, 429]);
+      assert.equal(await t.tessera.stores.users.findByUsername('joiner-3'), undefined);
+    });
+  });
+}

@@ -6,6 +6,7 @@ import type { Tessera } from '../service.js';
 import { AuthError } from '../errors/auth-error.js';
 import { registerErrorHandling, sendError } from './plugins/errors.js';
 import { baselineSecurityHeaders, registerRequestContext, requestIdFor } from './plugins/request-context.js';
+import { registerIpRateLimit } from './plugins/ip-rate-limit.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -75,6 +76,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     });
   }
 
+  registerIpRateLimit(app, { hotState: tessera.hotState, events: tessera.events, config });
   await app.register(healthRoutes, { tessera });
   await app.register(wellKnownRoutes, { tessera });
   await app.register(authRoutes, { tessera });

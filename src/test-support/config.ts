@@ -15,6 +15,8 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     TESSERA_RATE_LIMIT_LOGIN_IP: '100000/1m',
     TESSERA_RATE_LIMIT_LOGIN_ACCOUNT: '100000/1m',
     TESSERA_LOCKOUT_THRESHOLD: '1000',
+    TESSERA_RATE_LIMIT_IP: '999999/1h',
+    TESSERA_RATE_LIMIT_SIGNUP: '999999/1h',
     ...overrides,
   });
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
+import type { RateLimiter } from '../store/hot/hot-state.js';
 import type { StoreSet } from '../store/stores.js';
 import type { User } from './user.js';
 import { canonicalEmail, canonicalUsername, isValidEmail, isValidUsername } from './username.js';
@@ -21,13 +22,17 @@ export interface UserServiceOptions {
   policy: PasswordPolicy;
   clock: Clock;
   signup: 'closed' | 'open';
+  signupLimiter: RateLimiter;
 }
 
 export interface UserService {
   /** Creates an account (admin, CLI, bootstrap): canonical names, password policy, argon2id. */
   create(input: CreateUserInput): Promise<User>;
-  /** Self-service sign-up: `create` without roles, refused unless TESSERA_SIGNUP=open. */
-  register(input: Pick<CreateUserInput, 'username' | 'email' | 'password'>): Promise<User>;
+  /**
+   * Self-service sign-up: `create` without roles, refused unless TESSERA_SIGNUP=open, and limited
+   * per client IP (TESSERA_RATE_LIMIT_SIGNUP).
+   */
+  register(input: Pick<CreateUserInput, 'username' | 'email' | 'password'>, ip: string): Promise<User>;
   /** Creates `username` with role admin when there are no users yet; undefined otherwise. */
   bootstrapAdmin(username: string, password: string): Promise<User | undefined>;
 }
@@ -74,8 +79,12 @@ export function createUserService(options: UserServiceOptions): UserService {
       return stores.users.create(await prepare(input));
     },
 
-    async register(input) {
+    async register(input, ip) {
       if (options.signup !== 'open') throw new AuthError('signup_disabled');
+      const limited = await options.signupLimiter.consume(ip);
+      if (!limited.allowed) {
+        throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'sign-up limit' });
+      }
       return stores.users.create(await prepare({ ...input, roles: [], permissions: [] }));
     },
 

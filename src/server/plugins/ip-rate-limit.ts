@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config/config.js';
+import { AuthError } from '../../errors/auth-error.js';
+import type { EventBus } from '../../events/bus.js';
+import type { HotState } from '../../store/hot/hot-state.js';
+
+/**
+ * Routes other services and probes call at high rates, exempt from the overall per-IP limit:
+ * health, readiness, keys, discovery and verification. (Forged-token detection will watch them.)
+ */
+const exempt = new Set(['/healthz', '/readyz', '/.well-known/jwks.json', '/.well-known/openid-configuration', '/auth/verify', '/auth/introspect']);
+
+/** `TESSERA_RATE_LIMIT_IP` on every other route: 429 `rate_limited` with Retry-After. */
+export function registerIpRateLimit(
+  app: FastifyInstance,
+  deps: { hotState: HotState; events: EventBus; config: Pick<Config, 'ipRateLimit'> },
+): void {
+  const { points, windowMs } = deps.config.ipRateLimit;
+  const limiter = deps.hotState.rateLimiter('ip', points, windowMs / 1000);
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (exempt.has(path)) return;
+    const result = await limiter.consume(request.ip);
+    if (!result.allowed) {
+      deps.events.emit('rate_limited', { limiter: 'ip' }, { ip: request.ip, requestId: request.id });
+      throw new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'per-IP limit' });
+    }
+  });
+}
