@@ -10,7 +10,7 @@ import { isAuthError } from './errors/auth-error.js';
 import { createEventBus, type EventBus } from './events/bus.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createSealer } from './keys/sealer.js';
-import { createOfflineBreachChecker } from './passwords/breach.js';
+import { createHibpBreachChecker, createOfflineBreachChecker } from './passwords/breach.js';
 import { createPasswordHasher } from './passwords/hasher.js';
 import { createPasswordPolicy } from './passwords/policy.js';
 import { createLoginProtection, type LoginProtection } from './protection/login-protection.js';
@@ -145,7 +145,15 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
     const policy = createPasswordPolicy({
       minLength: config.passwordMinLength,
       minScore: config.passwordMinScore,
-      breaches: createOfflineBreachChecker(),
+      breaches:
+        config.hibp === 'online'
+          ? createHibpBreachChecker({
+              baseUrl: config.hibpUrl,
+              onFailure: config.hibpFail,
+              offline: createOfflineBreachChecker(),
+              onError: (error) => logger?.warn({ err: error }, 'breached-password check failed'),
+            })
+          : createOfflineBreachChecker(),
       hasher,
     });
     const users = createUserService({

@@ -58,8 +58,12 @@ export interface Config {
    * `TESSERA_LOCKOUT_MAX_DURATION` (24h).
    */
   readonly lockout: { readonly threshold: number; readonly windowMs: number; readonly lockMs: number; readonly maxLockMs: number };
-  /** `TESSERA_HIBP`, default offline. */
+  /** `TESSERA_HIBP`, default offline: check new passwords against HIBP's range API when online. */
   readonly hibp: 'offline' | 'online';
+  /** `TESSERA_HIBP_URL`, default https://api.pwnedpasswords.com. */
+  readonly hibpUrl: string;
+  /** `TESSERA_HIBP_FAIL`, default open: on a network failure use the offline list (open) or refuse (closed). */
+  readonly hibpFail: 'open' | 'closed';
   /** `TESSERA_PASSWORD_MIN_LENGTH`, default 12 (characters). */
   readonly passwordMinLength: number;
   /** `TESSERA_PASSWORD_MIN_SCORE`, default 3: the zxcvbn strength score (0–4) a new password needs. */

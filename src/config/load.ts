@@ -82,6 +82,8 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
       maxLockMs: Math.max(e.TESSERA_LOCKOUT_MAX_DURATION, e.TESSERA_LOCKOUT_DURATION),
     }),
     hibp: e.TESSERA_HIBP,
+    hibpUrl: e.TESSERA_HIBP_URL,
+    hibpFail: e.TESSERA_HIBP_FAIL,
     passwordMinLength: e.TESSERA_PASSWORD_MIN_LENGTH,
     passwordMinScore: e.TESSERA_PASSWORD_MIN_SCORE,
     trustProxy: Array.isArray(e.TESSERA_TRUST_PROXY)

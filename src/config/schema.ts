@@ -173,6 +173,12 @@ export const envSchema = z.object({
   TESSERA_LOCKOUT_DURATION: duration('15m', { min: 1000 }),
   TESSERA_LOCKOUT_MAX_DURATION: duration('24h', { min: 1000 }),
   TESSERA_HIBP: z.enum(['offline', 'online']).default('offline'),
+  TESSERA_HIBP_URL: z
+    .string()
+    .trim()
+    .default('https://api.pwnedpasswords.com')
+    .refine((url) => /^https?:\/\/[^\s]+$/.test(url), 'must be an http(s) URL'),
+  TESSERA_HIBP_FAIL: z.enum(['open', 'closed']).default('open'),
   TESSERA_PASSWORD_MIN_LENGTH: integer(12, 8, 128),
   TESSERA_PASSWORD_MIN_SCORE: integer(3, 0, 4),
   TESSERA_TRUST_PROXY: trustProxy,

@@ -2,7 +2,7 @@ import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import { adjacencyGraphs, dictionary as commonDictionary } from '@zxcvbn-ts/language-common';
 import { dictionary as englishDictionary, translations } from '@zxcvbn-ts/language-en';
 import { AuthError } from '../errors/auth-error.js';
-import type { BreachChecker } from './breach.js';
+import { BreachCheckUnavailable, type BreachChecker } from './breach.js';
 import type { PasswordHasher } from './hasher.js';
 import { assertPasswordInput } from './rules.js';
 
@@ -81,7 +81,16 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
           extra: { reasons },
         });
       }
-      if (await options.breaches.isBreached(password)) throw new AuthError('password_breached');
+      let breached: boolean;
+      try {
+        breached = await options.breaches.isBreached(password);
+      } catch (error) {
+        if (error instanceof BreachCheckUnavailable) {
+          throw new AuthError('service_unavailable', { description: 'The password could not be checked; try again later.', cause: error });
+        }
+        throw error;
+      }
+      if (breached) throw new AuthError('password_breached');
       for (const hash of previousHashes) {
         if (await options.hasher.verify(hash, password)) throw new AuthError('password_reused');
       }
