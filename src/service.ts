@@ -4,6 +4,10 @@ import { createAccessVerifier, type AccessVerifier } from './auth/access-verifie
 import { createAuthenticate, type Authenticate } from './auth/authenticate.js';
 import { createChangePassword, type ChangePassword } from './auth/change-password.js';
 import { createLogin, type Login } from './auth/login.js';
+import { createPasswordReset, type PasswordReset } from './auth/password-reset.js';
+import { createMailTransport } from './outbox/transports.js';
+import { sqlOutboxStore } from './store/sql/outbox-store.js';
+import { sqlResetTokenStore } from './store/sql/reset-token-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
 import { isAuthError } from './errors/auth-error.js';
@@ -45,6 +49,7 @@ export interface Tessera {
   readonly login: Login;
   readonly protection: LoginProtection;
   readonly changePassword: ChangePassword;
+  readonly passwordReset: PasswordReset;
   readonly refresh: Refresh;
   readonly authenticate: Authenticate;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
@@ -74,6 +79,9 @@ export class NotReadyError extends Error {
 
 /** Verification leeway for exp, nbf and iat (SPEC §2). */
 const leewaySeconds = 30;
+
+/** How often the outbox retries undelivered messages. */
+const outboxIntervalMs = 5_000;
 
 /** How often expired grace-window pairs are erased. */
 const sealedSweepIntervalMs = 15_000;
@@ -186,6 +194,21 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       binding: config.sessionBinding,
     });
     const protection = createLoginProtection({ hotState, clock, events, config });
+    const passwordReset = createPasswordReset({
+      stores,
+      resetTokens: sqlResetTokenStore(db),
+      outbox: sqlOutboxStore(db),
+      transport: createMailTransport(config, logger, () => clock.now()),
+      sealer: createSealer(config.secret, 'outbox'),
+      hasher,
+      policy,
+      protection,
+      revocations,
+      events,
+      clock,
+      limiter: hotState.rateLimiter('reset', config.resetRateLimit.points, config.resetRateLimit.windowMs / 1000),
+      ...(logger ? { logger } : {}),
+    });
     if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, logger);
 
     // Other instances may rotate keys, and retired keys leave JWKS when their time is up.
@@ -200,6 +223,11 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
         .catch((error: unknown) => logger?.warn({ err: error }, 'clearing expired grace pairs failed'));
     }, sealedSweepIntervalMs);
     sealedSweep.unref();
+    // Retries of the outbox (reset mail): anything due, on every instance (SKIP LOCKED).
+    const outboxTimer = setInterval(() => {
+      passwordReset.deliver().catch((error: unknown) => logger?.warn({ err: error }, 'outbox delivery failed'));
+    }, outboxIntervalMs);
+    outboxTimer.unref();
     const hot = hotState;
 
     return {
@@ -216,6 +244,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       sessions,
       login: createLogin({ stores, hasher, sessions, tokens, clock, events, protection }),
       protection,
+      passwordReset,
       changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
       refresh,
       authenticate: createAuthenticate({ verifier, stores, clock }),
@@ -230,6 +259,8 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       async close() {
         clearInterval(keyReload);
         clearInterval(sealedSweep);
+        clearInterval(outboxTimer);
+        await passwordReset.settled();
         revocations.stop();
         await hot.close();
         await stores.close();

@@ -104,7 +104,7 @@ describe('tessera command', () => {
       };
       const first = runCli(['migrate'], { cwd, env });
       assert.equal(await first.exited(), 0, first.output());
-      assert.match(first.output(), /applied migrations 1, 2, 3/);
+      assert.match(first.output(), /applied migrations 1, 2, 3, 4/);
       const second = runCli(['migrate'], { cwd, env });
       assert.equal(await second.exited(), 0, second.output());
       assert.match(second.output(), /up to date/);
@@ -113,7 +113,7 @@ describe('tessera command', () => {
       );
       assert.deepEqual(
         tables.rows.map((row) => row.table_name),
-        ['password_history', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
+        ['outbox', 'password_history', 'password_reset_tokens', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
       );
     } finally {
       await withAdminPool(url, (pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));

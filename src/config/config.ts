@@ -52,6 +52,20 @@ export interface Config {
   readonly ipRateLimit: RateLimitSetting;
   /** `TESSERA_RATE_LIMIT_SIGNUP`, default 10/1h: registrations per client IP (when sign-up is open). */
   readonly signupRateLimit: RateLimitSetting;
+  /** `TESSERA_RATE_LIMIT_RESET`, default 3/1h: password-reset requests per account. */
+  readonly resetRateLimit: RateLimitSetting;
+  /**
+   * Where reset messages go: `TESSERA_WEBHOOK_URL` (+ `TESSERA_WEBHOOK_SECRET`, HMAC-SHA256 of the
+   * body), else `TESSERA_SMTP_URL` (from `TESSERA_MAIL_FROM`), else the log (development).
+   * `TESSERA_RESET_URL`: the page the link points at (the token is appended as `token=`).
+   */
+  readonly outbox: {
+    readonly smtpUrl: string | undefined;
+    readonly mailFrom: string;
+    readonly webhookUrl: string | undefined;
+    readonly webhookSecret: string | undefined;
+    readonly resetUrl: string | undefined;
+  };
   /**
    * Lockout: `TESSERA_LOCKOUT_THRESHOLD` (5) failures within `TESSERA_LOCKOUT_WINDOW` (15m) lock
    * an account for `TESSERA_LOCKOUT_DURATION` (15m), doubling per repeat up to

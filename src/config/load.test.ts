@@ -74,7 +74,8 @@ describe('parseConfig', () => {
   it('warns about development defaults, and not in a production-like setup', () => {
     const dev = parseConfig({}, { fallbackSecret: secret });
     assert.equal(dev.secretSource, 'data-dir');
-    assert.equal(dev.warnings.length, 3);
+    assert.equal(dev.warnings.length, 4);
+    assert.match(dev.warnings.join('\n'), /password-reset links are written to the log/);
     assert.match(dev.warnings.join('\n'), /TESSERA_SECRET/);
     assert.match(dev.warnings.join('\n'), /DATABASE_URL/);
     assert.match(dev.warnings.join('\n'), /plain HTTP/);
@@ -82,6 +83,7 @@ describe('parseConfig', () => {
       TESSERA_SECRET: secret,
       DATABASE_URL: 'postgres://db.internal/tessera',
       TESSERA_ISSUER: 'https://auth.example.com/',
+      TESSERA_SMTP_URL: 'smtp://mail.internal:587',
     });
     assert.deepEqual(prod.warnings, []);
     assert.equal(prod.issuer, 'https://auth.example.com');
@@ -142,6 +144,10 @@ describe('parseConfig', () => {
         assert.doesNotMatch(error.message, /hunter2/);
       }
     }
+  });
+
+  it('requires a signing secret with a webhook', () => {
+    assert.equal(issuesOf({ TESSERA_WEBHOOK_URL: 'https://hooks.example.com/tessera' })[0]?.variable, 'TESSERA_WEBHOOK_SECRET');
   });
 
   it('refuses a session max age shorter than the refresh TTL', () => {

@@ -35,6 +35,9 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     ]);
   }
 
+  if (e.TESSERA_WEBHOOK_URL !== undefined && e.TESSERA_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError([{ variable: 'TESSERA_WEBHOOK_SECRET', message: 'is required with TESSERA_WEBHOOK_URL (it signs every delivery)' }]);
+  }
   const warnings: string[] = [];
   if (e.TESSERA_SECRET === undefined) {
     warnings.push('TESSERA_SECRET is not set: using a generated development secret kept in the data directory');
@@ -44,6 +47,9 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
   }
   if (issuer.startsWith('http:')) {
     warnings.push(`the issuer ${issuer} is plain HTTP: set TESSERA_ISSUER to the https:// URL clients use`);
+  }
+  if (e.TESSERA_WEBHOOK_URL === undefined && e.TESSERA_SMTP_URL === undefined) {
+    warnings.push('no TESSERA_SMTP_URL or TESSERA_WEBHOOK_URL: password-reset links are written to the log');
   }
   if (e.TESSERA_SIGNUP === 'open') {
     warnings.push('TESSERA_SIGNUP=open: anyone can create an account');
@@ -75,6 +81,14 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     loginIpRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_LOGIN_IP),
     ipRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_IP),
     signupRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_SIGNUP),
+    resetRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET),
+    outbox: Object.freeze({
+      smtpUrl: e.TESSERA_SMTP_URL,
+      mailFrom: e.TESSERA_MAIL_FROM,
+      webhookUrl: e.TESSERA_WEBHOOK_URL,
+      webhookSecret: e.TESSERA_WEBHOOK_SECRET,
+      resetUrl: e.TESSERA_RESET_URL,
+    }),
     lockout: Object.freeze({
       threshold: e.TESSERA_LOCKOUT_THRESHOLD,
       windowMs: e.TESSERA_LOCKOUT_WINDOW,

@@ -10,6 +10,8 @@ export interface AuthErrorOptions {
   headers?: Record<string, string>;
   /** Extra client-safe body members, e.g. `reasons` for weak_password. */
   extra?: Record<string, unknown>;
+  /** Another status than the registry's, where the contract says so (400 invalid_token on reset). */
+  status?: number;
 }
 
 /** The one error type features throw; the HTTP layer maps it to `{error, error_description}`. */
@@ -26,7 +28,7 @@ export class AuthError extends Error {
     super(options.detail ?? options.description ?? entry.description, { cause: options.cause });
     this.name = 'AuthError';
     this.code = code;
-    this.status = entry.status;
+    this.status = options.status ?? entry.status;
     this.description = options.description ?? entry.description;
     this.detail = options.detail;
     this.headers = options.headers ?? {};

@@ -17,6 +17,8 @@ export interface SecurityEventPayloads {
   'user.unlocked': { userId: string };
   'rate_limited': { limiter: string };
   'password.changed': { userId: string; sessionsEnded: number };
+  'password.reset_requested': { userId: string };
+  'password.reset': { userId: string; sessionsEnded: number };
 }
 
 export type SecurityEventType = keyof SecurityEventPayloads;

@@ -5,8 +5,8 @@ import type { Tessera } from '../../service.js';
 import type { Session } from '../../sessions/session.js';
 import type { User } from '../../users/user.js';
 import { requireAuth } from '../plugins/auth-context.js';
-import { ChangePasswordBody, LoginBody, MeResponse, RegisterBody, RegisteredUser, TokenResponseSchema } from '../schemas/auth.js';
-import { errorResponses, NoContent } from '../schemas/common.js';
+import { ChangePasswordBody, ResetConfirmBody, ResetRequestBody, LoginBody, MeResponse, RegisterBody, RegisteredUser, TokenResponseSchema } from '../schemas/auth.js';
+import { EmptyObject, errorResponses, NoContent } from '../schemas/common.js';
 
 const maxUserAgentLength = 512;
 
@@ -95,6 +95,31 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
         newPassword: request.body.new_password,
         context: { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id },
       });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/password-reset',
+    { schema: { body: ResetRequestBody, response: { 202: EmptyObject, ...errorResponses } } },
+    async (request, reply) => {
+      const { username, email } = request.body;
+      if ((username === undefined) === (email === undefined)) {
+        throw new AuthError('invalid_request', { description: 'Give exactly one of username or email.' });
+      }
+      await tessera.passwordReset.request({ username, email }, { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id });
+      return reply.code(202).send({});
+    },
+  );
+
+  app.post(
+    '/auth/password-reset/confirm',
+    { schema: { body: ResetConfirmBody, response: { 204: NoContent, ...errorResponses } } },
+    async (request, reply) => {
+      await tessera.passwordReset.confirm(
+        { token: request.body.token, newPassword: request.body.new_password },
+        { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id },
+      );
       return reply.code(204).send(null);
     },
   );

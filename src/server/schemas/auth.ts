@@ -71,3 +71,13 @@ export const ChangePasswordBody = Type.Object(
   { current_password: PasswordText, new_password: PasswordText },
   { additionalProperties: false },
 );
+
+export const ResetRequestBody = Type.Object(
+  { username: Type.Optional(SafeText(256)), email: Type.Optional(SafeText(320)) },
+  { additionalProperties: false },
+);
+
+export const ResetConfirmBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 16_384 }), new_password: PasswordText },
+  { additionalProperties: false },
+);

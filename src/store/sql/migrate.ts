@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 import { initial } from './migrations/001-initial.js';
 import { revocations } from './migrations/002-revocations.js';
 import { passwordHistory } from './migrations/003-password-history.js';
+import { passwordReset } from './migrations/004-password-reset.js';
 
 export interface Migration {
   /** Consecutive from 1; never reused. */
@@ -13,7 +14,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append new ones; never edit a released one. */
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset];
 
 export interface MigrationResult {
   applied: number[];

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { AuthError } from '../errors/auth-error.js';
+import type { EventBus, EventContext } from '../events/bus.js';
+import type { Sealer } from '../keys/sealer.js';
+import type { OutboxMessage, OutboxStore, PasswordResetMail } from '../outbox/outbox.js';
+import type { MailTransport } from '../outbox/transports.js';
+import type { PasswordHasher } from '../passwords/hasher.js';
+import type { PasswordPolicy } from '../passwords/policy.js';
+import { attemptKey, type LoginProtection } from '../protection/login-protection.js';
+import type { RevocationService } from '../revocation/service.js';
+import type { RateLimiter } from '../store/hot/hot-state.js';
+import type { ResetTokenStore } from '../store/sql/reset-token-store.js';
+import type { StoreSet } from '../store/stores.js';
+import { generateRefreshToken, parseRefreshToken, refreshSecretMatches } from '../tokens/refresh-token.js';
+import { canonicalEmail, canonicalUsername } from '../users/username.js';
+import { passwordHistorySize } from './change-password.js';
+
+/** A reset token is good for 30 minutes, once (SPEC §3). */
+export const resetTokenTtlMs = 30 * 60_000;
+
+export interface PasswordResetOptions {
+  stores: StoreSet;
+  resetTokens: ResetTokenStore;
+  outbox: OutboxStore;
+  transport: MailTransport;
+  /** Seals outbox bodies (purpose "outbox"). */
+  sealer: Sealer;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  protection: LoginProtection;
+  revocations: RevocationService;
+  events: EventBus;
+  clock: Clock;
+  limiter: RateLimiter;
+  logger?: Logger;
+}
+
+export interface PasswordReset {
+  /**
+   * `POST /auth/password-reset`: the same 202 whether the account exists or not. Only the rate
+   * limit is checked before answering; the look-up and the outbox write follow in the background,
+   * so the answer's timing says nothing either.
+   */
+  request(input: { username?: string | undefined; email?: string | undefined }, context: EventContext): Promise<void>;
+  /** `POST /auth/password-reset/confirm`: 400 `invalid_token` for unknown, expired, used or foreign tokens. */
+  confirm(input: { token: string; newPassword: string }, context: EventContext): Promise<void>;
+  /** Delivers what is due in the outbox (also run on a timer and after each request). */
+  deliver(): Promise<number>;
+  /** Resolves when the background work started by `request` calls has finished (tests, shutdown). */
+  settled(): Promise<void>;
+}
+
+/** Retries: 10 s, 20 s, 40 s … up to an hour apart, 12 attempts in all. */
+function retryAt(now: number, attempts: number): Date | null {
+  if (attempts >= 12) return null;
+  return new Date(now + Math.min(3_600_000, 10_000 * 2 ** (attempts - 1)));
+}
+
+export function createPasswordReset(options: PasswordResetOptions): PasswordReset {
+  const { stores, resetTokens, outbox, sealer, clock, events, logger } = options;
+  const background = new Set<Promise<unknown>>();
+
+  function inBackground(work: Promise<unknown>): void {
+    const tracked = work.catch((error: unknown) => logger?.error({ err: error }, 'password reset failed')).finally(() => background.delete(tracked));
+    background.add(tracked);
+  }
+
+  async function enqueue(identifier: { username?: string | undefined; email?: string | undefined }, context: EventContext): Promise<void> {
+    const user =
+      identifier.username !== undefined
+        ? await stores.users.findByUsername(canonicalUsername(identifier.username))
+        : await stores.users.findByEmail(canonicalEmail(identifier.email ?? ''));
+    if (!user || user.disabled) return;
+    const now = clock.now();
+    const token = generateRefreshToken();
+    const expiresAt = new Date(now + resetTokenTtlMs);
+    const mail: PasswordResetMail = { to: user.email, username: user.username, token: token.token, expiresAt: expiresAt.toISOString() };
+    const id = randomUUID();
+    await resetTokens.insert({ id: token.id, userId: user.id, secretHash: token.secretHash, createdAt: new Date(now), expiresAt });
+    await outbox.enqueue({ id, kind: 'password_reset', sealed: sealer.seal(JSON.stringify(mail), id), createdAt: new Date(now) });
+    events.emit('password.reset_requested', { userId: user.id }, context);
+    await service.deliver();
+  }
+
+  const invalid = () => new AuthError('invalid_token', { status: 400, description: 'The reset token is invalid, expired or already used.' });
+
+  const service: PasswordReset = {
+    async request(input, context) {
+      const identifier = input.username !== undefined ? canonicalUsername(input.username) : canonicalEmail(input.email ?? '');
+      const limited = await options.limiter.consume(attemptKey({ identifier }));
+      if (!limited.allowed) {
+        throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'reset limit' });
+      }
+      inBackground(enqueue(input, context));
+    },
+
+    async confirm({ token, newPassword }, context) {
+      const parts = parseRefreshToken(token);
+      if (!parts) throw invalid();
+      const record = await resetTokens.findById(parts.id);
+      const now = clock.now();
+      if (!record || !refreshSecretMatches(parts.secret, record.secretHash) || record.usedAt || record.expiresAt.getTime() <= now) throw invalid();
+      const user = await stores.users.findById(record.userId);
+      if (!user || user.disabled) throw invalid();
+      const previousHashes = await stores.users.recentPasswordHashes(user.id, passwordHistorySize);
+      await options.policy.assertAcceptable({ password: newPassword, username: user.username, email: user.email, previousHashes });
+      const hash = await options.hasher.hash(newPassword);
+      // Single use: of concurrent confirmations exactly one consumes the token.
+      if (!(await resetTokens.consume(record.id, new Date(now)))) throw invalid();
+      await stores.users.changePassword(user.id, hash, new Date(now), passwordHistorySize - 1);
+      const sessionsEnded = await options.revocations.revokeAllForUser(user.id, 'password_reset', context);
+      await options.protection.unlock(user.id);
+      events.emit('password.reset', { userId: user.id, sessionsEnded }, context);
+    },
+
+    async deliver() {
+      return outbox.deliverDue(
+        new Date(clock.now()),
+        20,
+        async (message: OutboxMessage) => {
+          const mail = JSON.parse(sealer.open(message.sealed, message.id)) as PasswordResetMail;
+          await options.transport(mail);
+        },
+        (attempts) => retryAt(clock.now(), attempts),
+      );
+    },
+
+    async settled() {
+      while (background.size > 0) await Promise.all([...background]);
+    },
+  };
+  return service;
+}
