@@ -158,11 +158,14 @@ async function limiterCost(): Promise<{ memory: number; redis: number | undefine
   const memory = await measure(createMemoryHotState().rateLimiter('bench', 1e9, 3600), 20_000);
   let redis: number | undefined;
   if (process.env.REDIS_URL) {
-    const hot = await createRedisHotState({ url: process.env.REDIS_URL, prefix: `tessera-bench-${randomBytes(3).toString('hex')}` });
+    const prefix = `tessera-bench-${randomBytes(3).toString('hex')}`;
+    const hot = await createRedisHotState({ url: process.env.REDIS_URL, prefix });
     try {
       redis = await measure(hot.rateLimiter('bench', 1e9, 3600), 3000);
     } finally {
       await hot.close();
+      const { deleteRedisKeys } = await import('../src/test-support/hot-state.js');
+      await deleteRedisKeys(process.env.REDIS_URL, prefix);
     }
   }
   return { memory, redis };
