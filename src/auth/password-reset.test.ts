@@ -152,3 +152,35 @@ describe('password reset through a signed webhook', () => {
     }
   });
 });
+
+const postgres = testBackends().find((backend) => backend.name === 'postgres');
+
+describe('password reset across a restart', { skip: postgres ? false : 'DATABASE_URL not set' }, () => {
+  it('delivers, from another instance, a mail the first one could not send before it stopped', async () => {
+    const smtp = await startTestSmtp();
+    const database = await postgres!.open();
+    try {
+      await smtp.stop();
+      const first = await startTestApp(postgres!, { db: database.db, env: { TESSERA_SMTP_URL: smtp.url } });
+      await createUser(first, 'restarted', { email: 'restarted@example.com' });
+      assert.equal((await first.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { username: 'restarted' } })).statusCode, 202);
+      await first.close();
+      await smtp.start();
+      const second = await startTestApp(postgres!, { db: database.reopen!(), env: { TESSERA_SMTP_URL: smtp.url } });
+      try {
+        second.clock.advance(61_000);
+        await second.tessera.passwordReset.deliver();
+        const mail = smtp.mails.find((candidate) => candidate.to.includes('restarted@example.com'));
+        assert.ok(mail, 'the second instance delivered it');
+        const token = tokenIn(mail);
+        const done = await second.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: newPassword } });
+        assert.equal(done.statusCode, 204);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await database.cleanup();
+      await smtp.stop();
+    }
+  });
+});

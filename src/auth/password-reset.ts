@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { Sealer } from '../keys/sealer.js';
-import type { OutboxMessage, OutboxStore, PasswordResetMail } from '../outbox/outbox.js';
+import type { OutboxMessage, OutboxStore, PasswordResetMail, PasswordResetRequest } from '../outbox/outbox.js';
 import type { MailTransport } from '../outbox/transports.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
@@ -39,9 +39,10 @@ export interface PasswordResetOptions {
 
 export interface PasswordReset {
   /**
-   * `POST /auth/password-reset`: the same 202 whether the account exists or not. Only the rate
-   * limit is checked before answering; the look-up and the outbox write follow in the background,
-   * so the answer's timing says nothing either.
+   * `POST /auth/password-reset`: the same 202 whether the account exists or not. Before answering,
+   * every request (known account or not) is written to the durable outbox, the same work either
+   * way, so neither the answer nor its timing says anything, and a crash after the 202 loses
+   * nothing: the worker then looks the account up, mints the token and queues the mail.
    */
   request(input: { username?: string | undefined; email?: string | undefined }, context: EventContext): Promise<void>;
   /** `POST /auth/password-reset/confirm`: 400 `invalid_token` for unknown, expired, used or foreign tokens. */
@@ -67,11 +68,12 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     background.add(tracked);
   }
 
-  async function enqueue(identifier: { username?: string | undefined; email?: string | undefined }, context: EventContext): Promise<void> {
+  /** Acts on a stored request: an enabled account gets a token and a queued mail; others nothing. */
+  async function actOn(request: PasswordResetRequest): Promise<void> {
     const user =
-      identifier.username !== undefined
-        ? await stores.users.findByUsername(canonicalUsername(identifier.username))
-        : await stores.users.findByEmail(canonicalEmail(identifier.email ?? ''));
+      request.username !== undefined
+        ? await stores.users.findByUsername(canonicalUsername(request.username))
+        : await stores.users.findByEmail(canonicalEmail(request.email ?? ''));
     if (!user || user.disabled) return;
     const now = clock.now();
     const token = generateRefreshToken();
@@ -80,8 +82,7 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     const id = randomUUID();
     await resetTokens.insert({ id: token.id, userId: user.id, secretHash: token.secretHash, createdAt: new Date(now), expiresAt });
     await outbox.enqueue({ id, kind: 'password_reset', sealed: sealer.seal(JSON.stringify(mail), id), createdAt: new Date(now) });
-    events.emit('password.reset_requested', { userId: user.id }, context);
-    await service.deliver();
+    events.emit('password.reset_requested', { userId: user.id }, { ip: request.ip ?? null, ...(request.requestId ? { requestId: request.requestId } : {}) });
   }
 
   const invalid = () => new AuthError('invalid_token', { status: 400, description: 'The reset token is invalid, expired or already used.' });
@@ -93,7 +94,14 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
       if (!limited.allowed) {
         throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'reset limit' });
       }
-      inBackground(enqueue(input, context));
+      const id = randomUUID();
+      const stored: PasswordResetRequest = {
+        ...(input.username !== undefined ? { username: input.username } : { email: input.email ?? '' }),
+        ip: context.ip ?? null,
+        ...(context.requestId ? { requestId: context.requestId } : {}),
+      };
+      await outbox.enqueue({ id, kind: 'password_reset_request', sealed: sealer.seal(JSON.stringify(stored), id), createdAt: new Date(clock.now()) });
+      inBackground(service.deliver());
     },
 
     async confirm({ token, newPassword }, context) {
@@ -116,15 +124,21 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     },
 
     async deliver() {
-      return outbox.deliverDue(
-        new Date(clock.now()),
-        20,
-        async (message: OutboxMessage) => {
-          const mail = JSON.parse(sealer.open(message.sealed, message.id)) as PasswordResetMail;
-          await options.transport(mail);
-        },
-        (attempts) => retryAt(clock.now(), attempts),
-      );
+      let handled = 0;
+      // Requests become mails in the first pass; the mails go out in the next.
+      for (let pass = 0; pass < 2; pass += 1) {
+        handled += await outbox.deliverDue(
+          new Date(clock.now()),
+          20,
+          async (message: OutboxMessage) => {
+            const body = sealer.open(message.sealed, message.id);
+            if (message.kind === 'password_reset_request') await actOn(JSON.parse(body) as PasswordResetRequest);
+            else await options.transport(JSON.parse(body) as PasswordResetMail);
+          },
+          (attempts) => retryAt(clock.now(), attempts),
+        );
+      }
+      return handled;
     },
 
     async settled() {

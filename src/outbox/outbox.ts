@@ -1,7 +1,8 @@
 /** A message waiting for delivery; `body` is only ever held sealed at rest. */
 export interface OutboxMessage {
   id: string;
-  kind: 'password_reset';
+  /** `password_reset_request`: a request to act on (look the account up, mint a token); `password_reset`: a mail to send. */
+  kind: 'password_reset_request' | 'password_reset';
   sealed: string;
   createdAt: Date;
   attempts: number;
@@ -12,11 +13,20 @@ export interface OutboxMessage {
 export interface OutboxStore {
   enqueue(message: Pick<OutboxMessage, 'id' | 'kind' | 'sealed' | 'createdAt'>): Promise<void>;
   /**
-   * Claims up to `limit` messages due at `now` and runs `deliver` on each inside one transaction
-   * per message (row-locked, `SKIP LOCKED`, so instances never deliver one message twice at once).
-   * A message whose `deliver` resolves is marked delivered; one that throws is rescheduled.
+   * Claims up to `limit` messages due at `now`, one at a time with a lease (`SKIP LOCKED`, so
+   * instances never take the same message), and runs `deliver` on each. A message whose `deliver`
+   * resolves is marked delivered; one that throws is rescheduled at `retryAt(attempts)`, or given up
+   * when that is null; one whose instance died is retried when its lease ends. At least once.
    */
   deliverDue(now: Date, limit: number, deliver: (message: OutboxMessage) => Promise<void>, retryAt: (attempts: number) => Date | null): Promise<number>;
+}
+
+/** A reset request as received, sealed in the outbox until the worker acts on it. */
+export interface PasswordResetRequest {
+  username?: string;
+  email?: string;
+  ip?: string | null;
+  requestId?: string;
 }
 
 /** The contents of a password-reset message, sealed in the outbox. */
