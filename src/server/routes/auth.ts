@@ -28,7 +28,8 @@ function registeredUser(user: User) {
   };
 }
 
-function sessionView(session: Session) {
+/** A session as clients see it (GET /auth/me, GET /auth/sessions). */
+export function sessionView(session: Session) {
   return {
     id: session.id,
     device_name: session.deviceName,

@@ -7,6 +7,7 @@ import { isSessionActive } from '../../sessions/session.js';
 import { bearerToken } from '../plugins/auth-context.js';
 import { errorResponses, NoContent } from '../schemas/common.js';
 import { SessionParams, SessionView } from '../schemas/tokens.js';
+import { sessionView } from './auth.js';
 import { eventContext } from './tokens.js';
 
 /** The signed-in user's own sessions (devices). */
@@ -21,16 +22,7 @@ export async function sessionRoutes(base: FastifyInstance, { tessera }: { tesser
       const now = tessera.clock.now();
       const sessions = await tessera.stores.sessions.listActiveByUser(claims.sub, new Date(now), new Date(now - tessera.config.refreshTtlMs));
       return {
-        sessions: sessions.map((session) => ({
-          id: session.id,
-          device_name: session.deviceName,
-          ip: session.ip,
-          user_agent: session.userAgent,
-          created_at: session.createdAt.toISOString(),
-          last_active_at: session.lastActiveAt.toISOString(),
-          expires_at: session.expiresAt.toISOString(),
-          current: session.id === claims.sid,
-        })),
+        sessions: sessions.map((session) => ({ ...sessionView(session), current: session.id === claims.sid })),
       };
     },
   );
