@@ -3,7 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { sqlAuditStore } from '../store/sql/audit-store.js';
+import { openPostgresDb } from '../store/sql/postgres-db.js';
 import { databaseUrl, uniqueSchema, withAdminPool } from '../test-support/databases.js';
 import { freePort, runCli, waitForHttp } from '../test-support/process.js';
 
@@ -104,7 +107,7 @@ describe('tessera command', () => {
       };
       const first = runCli(['migrate'], { cwd, env });
       assert.equal(await first.exited(), 0, first.output());
-      assert.match(first.output(), /applied migrations 1, 2, 3, 4/);
+      assert.match(first.output(), /applied migrations 1, 2, 3, 4, 5/);
       const second = runCli(['migrate'], { cwd, env });
       assert.equal(await second.exited(), 0, second.output());
       assert.match(second.output(), /up to date/);
@@ -113,8 +116,29 @@ describe('tessera command', () => {
       );
       assert.deepEqual(
         tables.rows.map((row) => row.table_name),
-        ['outbox', 'password_history', 'password_reset_tokens', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
+        ['audit_log', 'outbox', 'password_history', 'password_reset_tokens', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
       );
+
+      // `tessera audit verify` on that schema: an empty chain, then a chain of two, then a tampered one.
+      const empty = runCli(['audit', 'verify'], { cwd, env });
+      assert.equal(await empty.exited(), 0, empty.output());
+      assert.match(empty.output(), /audit chain verified: 0 records/);
+      const db = openPostgresDb({ connectionString: url, schema });
+      try {
+        const audit = sqlAuditStore(db, db);
+        for (const type of ['login.succeeded', 'session.revoked']) {
+          await audit.append({ id: randomUUID(), at: new Date(), type, outcome: 'success', userId: null, sessionId: null, ip: '127.0.0.1', userAgent: null, requestId: null, severity: 'info', details: {} });
+        }
+        const intact = runCli(['audit', 'verify'], { cwd, env });
+        assert.equal(await intact.exited(), 0, intact.output());
+        assert.match(intact.output(), /verified: 2 records/);
+        await db.query(`UPDATE audit_log SET type = 'nothing.happened' WHERE seq = (SELECT max(seq) FROM audit_log)`);
+        const tampered = runCli(['audit', 'verify'], { cwd, env });
+        assert.equal(await tampered.exited(), 1);
+        assert.match(tampered.output(), /BROKEN at record #2 .*edited/);
+      } finally {
+        await db.close();
+      }
     } finally {
       await withAdminPool(url, (pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
     }

@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/config.js';
 import { isAuthError } from '../errors/auth-error.js';
 import { KeyDecryptionError } from '../keys/key-ring.js';
+import { auditCommand } from './audit.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 
@@ -9,6 +10,7 @@ const usage = `Usage: tessera <command>
 Commands:
   serve      start the HTTP server (migrates the database first)
   migrate    apply database migrations and exit
+  audit verify   check the audit log's hash chain; names the first broken record
 
 Configuration is read from the environment and an optional .env file; see README.md.
 `;
@@ -18,6 +20,7 @@ type Command = (args: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   serve: serveCommand,
   migrate: migrateCommand,
+  audit: auditCommand,
 };
 
 /** Runs a CLI command and returns its exit code. Expected failures print one line, no stack. */

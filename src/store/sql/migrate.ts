@@ -4,6 +4,7 @@ import { initial } from './migrations/001-initial.js';
 import { revocations } from './migrations/002-revocations.js';
 import { passwordHistory } from './migrations/003-password-history.js';
 import { passwordReset } from './migrations/004-password-reset.js';
+import { audit } from './migrations/005-audit.js';
 
 export interface Migration {
   /** Consecutive from 1; never reused. */
@@ -14,7 +15,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append new ones; never edit a released one. */
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit];
 
 export interface MigrationResult {
   applied: number[];

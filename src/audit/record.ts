@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+
+export type AuditOutcome = 'success' | 'failure' | 'info';
+export type AuditSeverity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+
+/** One audit record (SPEC §5). `details` never holds a token, password, hash or secret. */
+export interface AuditRecord {
+  id: string;
+  at: Date;
+  type: string;
+  outcome: AuditOutcome;
+  userId: string | null;
+  sessionId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  severity: AuditSeverity;
+  details: Record<string, unknown>;
+}
+
+/** A stored record with its place in the chain. */
+export interface ChainedAuditRecord extends AuditRecord {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** The `prevHash` of the first record. */
+export const genesisHash = '0'.repeat(64);
+
+/** JSON with object keys sorted at every depth: one byte string per value, whatever the key order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** SHA-256 over the previous hash and the record's canonical encoding (times in ISO-8601 ms). */
+export function chainHash(prevHash: string, record: AuditRecord): string {
+  const canonical = canonicalJson({ ...record, at: record.at.toISOString() });
+  return createHash('sha256').update(`${prevHash}\n${canonical}`).digest('hex');
+}
