@@ -8,13 +8,12 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createUser, signIn, startTestApp, strongPassword, type TestApp } from '../test-support/app.js';
 import { testBackends } from '../test-support/databases.js';
 import { bodyLimitBytes } from './app.js';
+import { startCanary, type Canary } from '../test-support/canary.js';
 
 /*
  * Hostile input, route by route, through HTTP. Every case asserts the exact status and error code,
@@ -368,29 +367,6 @@ function keyPairLike(key: KeyObject): { privateKey: KeyObject; publicKey: KeyObj
   if (key.asymmetricKeyType === 'ec') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
   if (key.asymmetricKeyType === 'ed25519') return generateKeyPairSync('ed25519');
   return generateKeyPairSync('rsa', { modulusLength: 2048 });
-}
-
-/** A server that records every request and serves an attacker's JWKS: Tessera must never call it. */
-interface Canary {
-  url: string;
-  requests: string[];
-  server: Server;
-  jwks: { keys: JsonWebKey[] };
-}
-
-function startCanary(): Promise<Canary> {
-  const canary: Canary = { url: '', requests: [], server: createServer(), jwks: { keys: [] } };
-  canary.server.on('request', (request, response) => {
-    canary.requests.push(`${request.method} ${request.url}`);
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify(canary.jwks));
-  });
-  return new Promise((resolve) => {
-    canary.server.listen(0, '127.0.0.1', () => {
-      canary.url = `http://127.0.0.1:${(canary.server.address() as AddressInfo).port}`;
-      resolve(canary);
-    });
-  });
 }
 
 /** Everything needed to forge tokens against one running app. */

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { createUser, signIn, startTestApp, type TestApp } from '../test-support/app.js';
@@ -25,6 +23,7 @@ import {
   type ServerKeys,
   type SignedIn,
 } from '../test-support/tokens.js';
+import { startCanary, type Canary } from '../test-support/canary.js';
 
 /*
  * Hostile input for the token lifecycle (issue 4, "Bad input"): refresh tokens, verification,
@@ -71,29 +70,6 @@ function wrongTypes(field: string, base: Json, right: string): [string, Json][] 
     ['20 KiB string', kib(20)],
   ];
   return values.map(([label, value]) => [`${field} as ${label}`, { ...base, [field]: value }]);
-}
-
-/** A server that records every request: Tessera must never call a URL a token names. */
-interface Canary {
-  url: string;
-  requests: string[];
-  server: Server;
-  jwks: { keys: JsonWebKey[] };
-}
-
-function startCanary(): Promise<Canary> {
-  const canary: Canary = { url: '', requests: [], server: createServer(), jwks: { keys: [] } };
-  canary.server.on('request', (request, response) => {
-    canary.requests.push(`${request.method} ${request.url}`);
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify(canary.jwks));
-  });
-  return new Promise((resolve) => {
-    canary.server.listen(0, '127.0.0.1', () => {
-      canary.url = `http://127.0.0.1:${(canary.server.address() as AddressInfo).port}`;
-      resolve(canary);
-    });
-  });
 }
 
 /** What the forged-token cases need, made once per app. */

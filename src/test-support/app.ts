@@ -87,16 +87,19 @@ export async function login(
   return t.app.inject({ method: 'POST', url: '/auth/login', payload: body, headers });
 }
 
+/** The token response of a sign-in, as the tests use it. */
+export interface SignedIn {
+  access_token: string;
+  refresh_token: string;
+  session_id: string;
+  expires_in: number;
+  refresh_expires_in: number;
+  user: { id: string; username: string; roles: string[]; permissions: string[] };
+}
+
 /** Signs in and returns the parsed token response; fails the test if sign-in fails. */
-export async function signIn(t: TestApp, username: string, password = strongPassword) {
+export async function signIn(t: TestApp, username: string, password = strongPassword): Promise<SignedIn> {
   const response = await login(t, { username, password });
   if (response.statusCode !== 200) throw new Error(`sign-in failed: ${response.statusCode} ${response.body}`);
-  return response.json() as {
-    access_token: string;
-    refresh_token: string;
-    session_id: string;
-    expires_in: number;
-    refresh_expires_in: number;
-    user: { id: string; username: string; roles: string[]; permissions: string[] };
-  };
+  return response.json() as SignedIn;
 }

@@ -10,15 +10,8 @@ import { strongPassword, type TestApp } from './app.js';
 
 export type Json = Record<string, unknown>;
 
-/** The token response of a sign-in, as the tests use it. */
-export interface SignedIn {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-  expires_in: number;
-  refresh_expires_in: number;
-  user: { id: string; username: string; roles: string[]; permissions: string[] };
-}
+import type { SignedIn } from './app.js';
+export type { SignedIn };
 
 export interface RequestOptions {
   /** Sent as `Authorization: Bearer <token>`. */
