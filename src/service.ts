@@ -11,6 +11,7 @@ import { sqlResetTokenStore } from './store/sql/reset-token-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
 import { isAuthError } from './errors/auth-error.js';
+import { createAuditRecorder } from './audit/recorder.js';
 import { createEventBus, type EventBus } from './events/bus.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createSealer } from './keys/sealer.js';
@@ -64,6 +65,11 @@ export interface TesseraDeps {
   /** An already-open hot state (tests); by default from REDIS_URL, else in-process. */
   hotState?: HotState;
   logger?: Logger;
+  /**
+   * False runs without writing audit records (benchmarks measure what auditing costs). There is
+   * no configuration setting for it: a deployment always audits.
+   */
+  audit?: boolean;
 }
 
 /** Which backing store did not answer a readiness check. */
@@ -79,6 +85,9 @@ export class NotReadyError extends Error {
 
 /** Verification leeway for exp, nbf and iat (SPEC §2). */
 const leewaySeconds = 30;
+
+/** Records of client-repeatable events (rate_limited, token.rejected, access.denied) per type and IP. */
+const auditSample = { points: 10, windowSeconds: 600 };
 
 /** How often the outbox retries undelivered messages. */
 const outboxIntervalMs = 5_000;
@@ -121,7 +130,13 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
     await migrate(db);
     hotState = deps.hotState ?? (await openHotState(config, logger));
     const stores = sqlStores(db);
-    const events = createEventBus(() => clock.now(), (error) => logger?.error({ err: error }, 'event listener failed'));
+    const events = createEventBus({
+      now: () => clock.now(),
+      ...(deps.audit === false
+        ? {}
+        : { recorder: createAuditRecorder({ stores, sampler: hotState.rateLimiter('audit-sample', auditSample.points, auditSample.windowSeconds) }) }),
+      onListenerError: (error) => logger?.error({ err: error }, 'event listener failed'),
+    });
     const keyRing = await KeyRing.open({
       stores,
       sealer: createSealer(config.secret, 'signing-keys'),
@@ -170,6 +185,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       policy,
       clock,
       signup: config.signup,
+      events,
       signupLimiter: hotState.rateLimiter('signup', config.signupRateLimit.points, config.signupRateLimit.windowMs / 1000),
     });
     const sessions = createSessionService({

@@ -35,7 +35,9 @@ for (const backend of testBackends()) {
       assert.equal((await me(elsewhere.access_token)).statusCode, 401, 'other sessions end');
       const refresh = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: elsewhere.refresh_token } });
       assert.equal(refresh.statusCode, 401);
-      assert.ok(events.some((e) => e.type === 'password.changed' && e.payload.sessionsEnded === 1));
+      assert.ok(events.some((e) => e.type === 'password.changed'));
+      const ended = events.filter((e) => e.type === 'session.revoked' && e.payload.reason === 'password_changed');
+      assert.deepEqual(ended.map((e) => e.type === 'session.revoked' && e.payload.sessionId), [elsewhere.session_id]);
     });
 
     it('refuses the last five passwords and allows the sixth-oldest', async () => {

@@ -52,14 +52,16 @@ export function createChangePassword(options: ChangePasswordOptions): ChangePass
     }
     const previousHashes = await stores.users.recentPasswordHashes(userId, passwordHistorySize);
     await policy.assertAcceptable({ password: newPassword, username: user.username, email: user.email, previousHashes });
-    await stores.users.changePassword(userId, await hasher.hash(newPassword), new Date(clock.now()), passwordHistorySize - 1);
+    const hash = await hasher.hash(newPassword);
+    await stores.transaction(async (tx) => {
+      await tx.users.changePassword(userId, hash, new Date(clock.now()), passwordHistorySize - 1);
+      await events.emitIn(tx, 'password.changed', { userId }, context);
+    });
     await protection.recordSuccess(key);
 
-    let sessionsEnded = 0;
+    // Each ended session is its own change, with its own session.revoked record.
     for (const session of await stores.sessions.listActiveByUser(userId, new Date(clock.now()))) {
-      if (session.id === sessionId) continue;
-      if (await revocations.revokeSession(session.id, 'password_changed', context)) sessionsEnded += 1;
+      if (session.id !== sessionId) await revocations.revokeSession(session.id, 'password_changed', context);
     }
-    events.emit('password.changed', { userId, sessionsEnded }, context);
   };
 }

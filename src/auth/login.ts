@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
-import type { EventBus, EventContext } from '../events/bus.js';
+import type { EventBus, EventContext, LoginFailureReason } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import { attemptKey, type LoginProtection } from '../protection/login-protection.js';
 import { assertPasswordInput } from '../passwords/rules.js';
@@ -57,12 +57,12 @@ export function createLogin(options: LoginOptions): Login {
 
   async function verifyPassword(user: User | undefined, password: string): Promise<User> {
     const ok = user ? await hasher.verify(user.passwordHash, password) : await hasher.verifyDummy(password);
-    if (!user || !ok) throw new AuthError('invalid_credentials', { detail: user ? 'wrong password' : 'unknown user' });
+    if (!user || !ok) throw new AuthError('invalid_credentials', { detail: user ? 'wrong_password' : 'unknown_user' });
     return user;
   }
 
   function assertEnabled(user: User): void {
-    if (user.disabled) throw new AuthError('invalid_credentials', { detail: 'user disabled' });
+    if (user.disabled) throw new AuthError('invalid_credentials', { detail: 'user_disabled' });
   }
 
   /** Imported bcrypt hashes (and argon2id with older costs) become current argon2id on sign-in. */
@@ -78,7 +78,7 @@ export function createLogin(options: LoginOptions): Login {
     try {
       await protection.assertNotLocked(account.key);
     } catch (error) {
-      events.emit('login.failed', { reason: 'locked', ...(account.user ? { userId: account.user.id } : {}) }, input.context);
+      await events.emit('login.failed', { reason: 'locked', ...(account.user ? { userId: account.user.id } : {}) }, input.context);
       throw error;
     }
     let user: User;
@@ -88,7 +88,8 @@ export function createLogin(options: LoginOptions): Login {
     } catch (error) {
       if (error instanceof AuthError && error.code === 'invalid_credentials') {
         await protection.recordFailure(account.key, account.user?.id, input.context);
-        events.emit('login.failed', { reason: error.detail ?? 'invalid_credentials', ...(account.user ? { userId: account.user.id } : {}) }, input.context);
+        const reason = (error.detail ?? 'wrong_password') as LoginFailureReason;
+        await events.emit('login.failed', { reason, ...(account.user ? { userId: account.user.id } : {}) }, input.context);
       }
       throw error;
     }
@@ -101,8 +102,8 @@ export function createLogin(options: LoginOptions): Login {
       ip: input.ip,
       userAgent: input.userAgent,
       ...(input.context ? { context: input.context } : {}),
+      alsoInTransaction: (tx, session) => events.emitIn(tx, 'login.succeeded', { userId: user.id, sessionId: session.id }, input.context),
     });
-    events.emit('login.succeeded', { userId: user.id, sessionId: opened.session.id }, input.context);
     return issueTokenResponse(tokens, clock, user, opened);
   };
 }

@@ -82,7 +82,7 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     const id = randomUUID();
     await resetTokens.insert({ id: token.id, userId: user.id, secretHash: token.secretHash, createdAt: new Date(now), expiresAt });
     await outbox.enqueue({ id, kind: 'password_reset', sealed: sealer.seal(JSON.stringify(mail), id), createdAt: new Date(now) });
-    events.emit('password.reset_requested', { userId: user.id }, { ip: request.ip ?? null, ...(request.requestId ? { requestId: request.requestId } : {}) });
+    await events.emit('password.reset_requested', { userId: user.id }, { ip: request.ip ?? null, ...(request.requestId ? { requestId: request.requestId } : {}) });
   }
 
   const invalid = () => new AuthError('invalid_token', { status: 400, description: 'The reset token is invalid, expired or already used.' });
@@ -117,10 +117,12 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
       const hash = await options.hasher.hash(newPassword);
       // Single use: of concurrent confirmations exactly one consumes the token.
       if (!(await resetTokens.consume(record.id, new Date(now)))) throw invalid();
-      await stores.users.changePassword(user.id, hash, new Date(now), passwordHistorySize - 1);
-      const sessionsEnded = await options.revocations.revokeAllForUser(user.id, 'password_reset', context);
-      await options.protection.unlock(user.id);
-      events.emit('password.reset', { userId: user.id, sessionsEnded }, context);
+      await stores.transaction(async (tx) => {
+        await tx.users.changePassword(user.id, hash, new Date(now), passwordHistorySize - 1);
+        await events.emitIn(tx, 'password.reset', { userId: user.id }, context);
+      });
+      await options.revocations.revokeAllForUser(user.id, 'password_reset', context);
+      await options.protection.unlock(user.id, context);
     },
 
     async deliver() {

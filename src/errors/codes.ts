@@ -15,6 +15,8 @@ export const errorCodes = {
   signup_disabled: { status: 403, description: 'Self-service sign-up is disabled.' },
   insufficient_permissions: { status: 403, description: 'The token lacks a required permission.' },
   not_token_owner: { status: 403, description: 'That token belongs to another user.' },
+  ip_blocked: { status: 403, description: 'Requests from this address are blocked for a while after suspicious activity.' },
+  conflict: { status: 409, description: 'The resource is not in a state that allows this.' },
   not_found: { status: 404, description: 'Not found.' },
   username_taken: { status: 409, description: 'That username is already taken.' },
   email_taken: { status: 409, description: 'That e-mail address is already registered.' },

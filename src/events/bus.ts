@@ -1,25 +1,42 @@
+import type { ChainedAuditRecord } from '../audit/record.js';
+import type { Stores } from '../store/stores.js';
+
 /**
- * The typed catalogue of security events, named `<entity>.<verb>`. Features emit; audit,
- * metrics, detection and streams subscribe. Payloads never carry a token, password or secret.
+ * The typed catalogue of security events, named `<entity>.<verb>` (docs/events.md). Features
+ * emit; audit, metrics, detection and the live stream subscribe. Payloads carry ids, counts and
+ * reasons from fixed sets: never a token, password, hash, secret, or a name typed by a client.
  */
 export interface SecurityEventPayloads {
   'login.succeeded': { userId: string; sessionId: string };
-  'login.failed': { reason: string; userId?: string };
-  'session.created': { userId: string; sessionId: string };
+  /** `userId` only when the name named an account. */
+  'login.failed': { reason: LoginFailureReason; userId?: string };
+  'session.created': { userId: string; sessionId: string; deviceName?: string | null };
   'session.revoked': { userId: string; sessionId: string; reason: string };
   'session.context_changed': { userId: string; sessionId: string; ipChanged: boolean; userAgentChanged: boolean; ended: boolean };
   'refresh_token.rotated': { userId: string; sessionId: string };
   'refresh_token.reused': { userId: string; sessionId: string };
   'token.revoked': { userId: string; sessionId?: string; tokenType: 'access_token' | 'refresh_token' };
-  'user.tokens_revoked': { userId: string; sessions: number };
+  /** A presented access token failed its signature or structure checks: forged or tampered. */
+  'token.rejected': { reason: TokenRejectionReason; endpoint: string };
+  'user.created': { userId: string; roles: string[]; via: 'register' | 'admin' | 'bootstrap' };
+  'user.tokens_revoked': { userId: string; sessions: number; reason: string };
   /** An account name reached the failure threshold; `userId` when it names an account. */
   'user.locked': { userId?: string; lockedUntil: number; locks: number };
   'user.unlocked': { userId: string };
   'rate_limited': { limiter: string };
-  'password.changed': { userId: string; sessionsEnded: number };
+  'access.denied': { reason: 'forbidden' | 'insufficient_permissions' | 'not_token_owner' | 'ip_blocked'; userId?: string; endpoint: string };
+  'password.changed': { userId: string };
   'password.reset_requested': { userId: string };
-  'password.reset': { userId: string; sessionsEnded: number };
+  'password.reset': { userId: string };
+  'incident.opened': { incidentId: string; incidentType: string; severity: string; subject: string };
+  'incident.acknowledged': { incidentId: string; incidentType: string; by: string };
+  'incident.resolved': { incidentId: string; incidentType: string; by: string };
+  'ip.blocked': { blockedIp: string; until: number; incidentType: string };
+  'audit.pruned': { throughSeq: number; throughHash: string; removed: number; before: string };
 }
+
+export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'user_disabled' | 'locked';
+export type TokenRejectionReason = 'bad_signature' | 'unknown_key' | 'malformed' | 'bad_header';
 
 export type SecurityEventType = keyof SecurityEventPayloads;
 
@@ -35,27 +52,66 @@ export type SecurityEvent = {
   [T in SecurityEventType]: { type: T; at: number; payload: SecurityEventPayloads[T]; context: EventContext };
 }[SecurityEventType];
 
-type Listener = (event: SecurityEvent) => void;
+/**
+ * Writes an event's audit record: inside `tx` when given (the transaction of the change), else in
+ * its own transaction. Undefined when the event is not recorded (sampled out, or auditing off).
+ */
+export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<ChainedAuditRecord | undefined>;
+
+/** Hears every event after it is durable: its audit record is written and committed. */
+export type EventListener = (event: SecurityEvent, record: ChainedAuditRecord | undefined) => void;
 
 export interface EventBus {
-  emit<T extends SecurityEventType>(type: T, payload: SecurityEventPayloads[T], context?: EventContext): void;
+  /**
+   * An event that changed nothing in SQL (a refused sign-in, a rate limit, a lock in hot
+   * state): resolves once its record is written, so the response that follows is never ahead of
+   * it. Rejects when the record cannot be written; the request then fails (503), never silently.
+   */
+  emit<T extends SecurityEventType>(type: T, payload: SecurityEventPayloads[T], context?: EventContext): Promise<void>;
+  /**
+   * An event describing a change made in `tx`: its record is written in that transaction, and
+   * listeners hear it only once the transaction commits.
+   */
+  emitIn<T extends SecurityEventType>(tx: Stores, type: T, payload: SecurityEventPayloads[T], context?: EventContext): Promise<void>;
   /** Subscribes to every event; returns the unsubscribe function. */
-  subscribe(listener: Listener): () => void;
+  subscribe(listener: EventListener): () => void;
 }
 
-export function createEventBus(now: () => number, onListenerError?: (error: unknown) => void): EventBus {
-  const listeners = new Set<Listener>();
-  return {
-    emit(type, payload, context = {}) {
-      const event = { type, at: now(), payload, context } as SecurityEvent;
-      for (const listener of listeners) {
-        try {
-          listener(event);
-        } catch (error) {
-          // A failing subscriber never fails the request that emitted.
-          onListenerError?.(error);
-        }
+export interface EventBusOptions {
+  now: () => number;
+  /** None: events are delivered but not recorded (benchmarks of the cost of auditing). */
+  recorder?: EventRecorder;
+  onListenerError?: (error: unknown) => void;
+}
+
+export function createEventBus(options: EventBusOptions): EventBus {
+  const listeners = new Set<EventListener>();
+
+  function deliver(event: SecurityEvent, record: ChainedAuditRecord | undefined): void {
+    for (const listener of listeners) {
+      try {
+        listener(event, record);
+      } catch (error) {
+        // A failing subscriber never fails the request that emitted.
+        options.onListenerError?.(error);
       }
+    }
+  }
+
+  function eventOf(type: SecurityEventType, payload: unknown, context: EventContext): SecurityEvent {
+    return { type, at: options.now(), payload, context } as SecurityEvent;
+  }
+
+  return {
+    async emit(type, payload, context = {}) {
+      const event = eventOf(type, payload, context);
+      const record = await options.recorder?.(event, undefined);
+      deliver(event, record);
+    },
+    async emitIn(tx, type, payload, context = {}) {
+      const event = eventOf(type, payload, context);
+      const record = await options.recorder?.(event, tx);
+      tx.afterCommit(() => deliver(event, record));
     },
     subscribe(listener) {
       listeners.add(listener);

@@ -23,7 +23,7 @@ export interface LoginProtection {
   recordFailure(key: string, userId: string | undefined, context?: EventContext): Promise<LockState>;
   recordSuccess(key: string): Promise<void>;
   /** An admin unlock (the admin route comes later). */
-  unlock(userId: string): Promise<void>;
+  unlock(userId: string, context?: EventContext): Promise<void>;
 }
 
 export interface LoginProtectionOptions {
@@ -60,7 +60,7 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
       ] as const) {
         const result = await limiter.consume(limitKey);
         if (!result.allowed) {
-          events.emit('rate_limited', { limiter: name }, context);
+          await events.emit('rate_limited', { limiter: name }, context);
           throw new AuthError('rate_limited', { headers: retryAfter(result.retryAfterSeconds), detail: name });
         }
       }
@@ -77,16 +77,16 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
     async recordFailure(key, userId, context) {
       const state = await hotState.lockouts.recordFailure(key, clock.now(), config.lockout);
       if (state.lockedUntil > 0 && state.failures === 0) {
-        events.emit('user.locked', { ...(userId ? { userId } : {}), lockedUntil: state.lockedUntil, locks: state.locks }, context);
+        await events.emit('user.locked', { ...(userId ? { userId } : {}), lockedUntil: state.lockedUntil, locks: state.locks }, context);
       }
       return state;
     },
 
     recordSuccess: (key) => hotState.lockouts.recordSuccess(key),
 
-    async unlock(userId) {
+    async unlock(userId, context) {
       await hotState.lockouts.unlock(attemptKey({ userId }));
-      events.emit('user.unlocked', { userId });
+      await events.emit('user.unlocked', { userId }, context);
     },
   };
 }

@@ -33,15 +33,23 @@ export interface RevocationService {
   revokeAccessToken(token: { jti: string; exp: number; sub: string; sid: string }, context?: EventContext): Promise<void>;
   /** Ends a session: its refresh tokens and every access token of it. False if it was not active. */
   revokeSession(sessionId: string, reason: string, context?: EventContext): Promise<boolean>;
+  /** RFC 7009 for a refresh token: ends its session, recorded as `token.revoked` and `session.revoked`. */
+  revokeRefreshToken(owner: { userId: string; sessionId: string }, context?: EventContext): Promise<void>;
   /** Ends every session of a user and refuses every token issued before now. Returns how many sessions ended. */
   revokeAllForUser(userId: string, reason: string, context?: EventContext): Promise<number>;
   /** Disables or enables a user; a disabled user's tokens are refused at once. */
-  setUserDisabled(userId: string, disabled: boolean): Promise<boolean>;
+  setUserDisabled(userId: string, disabled: boolean, context?: EventContext): Promise<boolean>;
   /**
-   * Inside a transaction: ends a session and records the revocation durably. Returns what to
-   * `announce` after the commit.
+   * Inside a transaction: ends a session, records the revocation durably and its
+   * `session.revoked` event. Returns what to `announce` after the commit.
    */
-  revokeSessionIn(tx: Stores, sessionId: string, reason: string, at: number): Promise<PendingRevocations>;
+  revokeSessionIn(
+    tx: Stores,
+    session: { id: string; userId: string },
+    reason: string,
+    at: number,
+    context?: EventContext,
+  ): Promise<PendingRevocations>;
   /** Applies committed revocations here and fans them out to every instance. */
   announce(revocations: PendingRevocations): Promise<void>;
   /** Number of entries in force in this process (metrics). */
@@ -71,14 +79,34 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
     }
   }
 
-  async function revokeSessionIn(tx: Stores, sessionId: string, reason: string, at: number): Promise<PendingRevocations> {
+  async function revokeSessionIn(
+    tx: Stores,
+    session: { id: string; userId: string },
+    reason: string,
+    at: number,
+    context?: EventContext,
+  ): Promise<PendingRevocations> {
     const date = new Date(at);
-    const ended = await tx.sessions.revoke(sessionId, date, reason);
-    await tx.refreshTokens.revokeBySession(sessionId, date, reason);
+    const ended = await tx.sessions.revoke(session.id, date, reason);
+    await tx.refreshTokens.revokeBySession(session.id, date, reason);
     if (!ended) return [];
-    const revocation: Revocation = { kind: 'sid', subject: sessionId, at, expiresAt: at + lifetime };
+    const revocation: Revocation = { kind: 'sid', subject: session.id, at, expiresAt: at + lifetime };
     await tx.revocations.put(revocation);
+    await events.emitIn(tx, 'session.revoked', { userId: session.userId, sessionId: session.id, reason }, context);
     return [revocation];
+  }
+
+  async function endSession(sessionId: string, reason: string, context: EventContext | undefined, also?: (tx: Stores, session: { id: string; userId: string }) => Promise<void>) {
+    const at = clock.now();
+    const pending = await stores.transaction(async (tx) => {
+      const session = await tx.sessions.lockById(sessionId);
+      if (!session) return [];
+      const ended = await revokeSessionIn(tx, session, reason, at, context);
+      if (ended.length > 0) await also?.(tx, session);
+      return ended;
+    });
+    await service.announce(pending);
+    return pending.length > 0;
   }
 
   const service: RevocationService = {
@@ -116,22 +144,19 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
     async revokeAccessToken(token, context) {
       const at = clock.now();
       const revocation: Revocation = { kind: 'jti', subject: token.jti, at, expiresAt: token.exp * 1000 + options.leewayMs + 1000 };
-      await stores.revocations.put(revocation);
+      await stores.transaction(async (tx) => {
+        await tx.revocations.put(revocation);
+        await events.emitIn(tx, 'token.revoked', { userId: token.sub, sessionId: token.sid, tokenType: 'access_token' }, context);
+      });
       await service.announce([revocation]);
-      events.emit('token.revoked', { userId: token.sub, sessionId: token.sid, tokenType: 'access_token' }, context);
     },
 
-    async revokeSession(sessionId, reason, context) {
-      const at = clock.now();
-      const result = await stores.transaction(async (tx) => {
-        const session = await tx.sessions.lockById(sessionId);
-        if (!session) return undefined;
-        return { userId: session.userId, pending: await revokeSessionIn(tx, sessionId, reason, at) };
-      });
-      if (!result || result.pending.length === 0) return false;
-      await service.announce(result.pending);
-      events.emit('session.revoked', { userId: result.userId, sessionId, reason }, context);
-      return true;
+    revokeSession: (sessionId, reason, context) => endSession(sessionId, reason, context),
+
+    async revokeRefreshToken(owner, context) {
+      await endSession(owner.sessionId, 'revoked', context, (tx) =>
+        events.emitIn(tx, 'token.revoked', { userId: owner.userId, sessionId: owner.sessionId, tokenType: 'refresh_token' }, context),
+      );
     },
 
     async revokeAllForUser(userId, reason, context) {
@@ -141,21 +166,19 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
         const all: Revocation[] = [];
         for (const session of sessions) {
           await tx.sessions.lockById(session.id);
-          all.push(...(await revokeSessionIn(tx, session.id, reason, at)));
+          all.push(...(await revokeSessionIn(tx, session, reason, at, context)));
         }
         await tx.users.setTokensRevokedAfter(userId, new Date(at));
         const revocation: Revocation = { kind: 'user', subject: userId, at, expiresAt: at + lifetime };
         await tx.revocations.put(revocation);
+        await events.emitIn(tx, 'user.tokens_revoked', { userId, sessions: all.length, reason }, context);
         return [...all, revocation];
       });
       await service.announce(pending);
-      const ended = pending.filter((revocation) => revocation.kind === 'sid');
-      for (const revocation of ended) events.emit('session.revoked', { userId, sessionId: revocation.subject, reason }, context);
-      events.emit('user.tokens_revoked', { userId, sessions: ended.length }, context);
-      return ended.length;
+      return pending.filter((revocation) => revocation.kind === 'sid').length;
     },
 
-    async setUserDisabled(userId, disabled) {
+    async setUserDisabled(userId, disabled, context) {
       const at = clock.now();
       // Disabling ends every session and refuses every token issued before (ASVS V7.4.2), so
       // enabling the account again restores sign-in, never the old tokens.
@@ -168,7 +191,7 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
         const all: Revocation[] = [];
         for (const session of await tx.sessions.listActiveByUser(userId, new Date(at))) {
           await tx.sessions.lockById(session.id);
-          all.push(...(await revokeSessionIn(tx, session.id, 'user_disabled', at)));
+          all.push(...(await revokeSessionIn(tx, session, 'user_disabled', at, context)));
         }
         await tx.users.setTokensRevokedAfter(userId, new Date(at));
         const revoked: Revocation[] = [

@@ -73,6 +73,22 @@ export function createRefresh(options: RefreshOptions): Refresh {
     );
   }
 
+  async function recordContextChange(
+    tx: Stores,
+    session: Session,
+    changed: { ip: boolean; userAgent: boolean },
+    ended: boolean,
+    context: EventContext | undefined,
+  ): Promise<void> {
+    if (!changed.ip && !changed.userAgent) return;
+    await events.emitIn(
+      tx,
+      'session.context_changed',
+      { userId: session.userId, sessionId: session.id, ipChanged: changed.ip, userAgentChanged: changed.userAgent, ended },
+      context,
+    );
+  }
+
   async function rotate(tx: Stores, parts: RefreshTokenParts, input: RefreshInput, now: number): Promise<Outcome> {
     const view = await tx.refreshTokens.lockForRotation(parts.id);
     // A wrong secret for a real id is a guess, not a reuse: refuse without touching the session.
@@ -84,17 +100,19 @@ export function createRefresh(options: RefreshOptions): Refresh {
     // Binding applies to grace replays too: a copied token presented elsewhere is no retry.
     const contextChanged = { ip: input.ip !== session.ip, userAgent: input.userAgent !== session.userAgent };
     if (options.binding === 'strict' && (contextChanged.ip || contextChanged.userAgent)) {
+      await recordContextChange(tx, session, contextChanged, true, input.context);
       return {
         kind: 'ended_by_binding',
         session,
         contextChanged,
-        pending: await revocations.revokeSessionIn(tx, session.id, 'session_binding', now),
+        pending: await revocations.revokeSessionIn(tx, session, 'session_binding', now, input.context),
       };
     }
 
     if (record.consumedAt) {
       const successor = record.successorId ? await tx.refreshTokens.findById(record.successorId) : undefined;
       if (replayable(record, successor, now)) {
+        await recordContextChange(tx, session, contextChanged, false, input.context);
         return {
           kind: 'replayed',
           session,
@@ -102,7 +120,9 @@ export function createRefresh(options: RefreshOptions): Refresh {
           response: JSON.parse(sealer.open(record.successorSealed!, record.id)) as TokenResponse,
         };
       }
-      return { kind: 'reused', session, pending: await revocations.revokeSessionIn(tx, session.id, 'refresh_token_reused', now) };
+      // Recorded first: the reuse is what ends the session.
+      await events.emitIn(tx, 'refresh_token.reused', { userId: session.userId, sessionId: session.id }, input.context);
+      return { kind: 'reused', session, pending: await revocations.revokeSessionIn(tx, session, 'refresh_token_reused', now, input.context) };
     }
     if (record.expiresAt.getTime() <= now) return { kind: 'refused', detail: 'token expired' };
     if (user.disabled) return { kind: 'refused', detail: 'user disabled' };
@@ -129,6 +149,8 @@ export function createRefresh(options: RefreshOptions): Refresh {
       ip: input.ip,
       userAgent: input.userAgent,
     });
+    await events.emitIn(tx, 'refresh_token.rotated', { userId: session.userId, sessionId: session.id }, input.context);
+    await recordContextChange(tx, session, contextChanged, false, input.context);
     return { kind: 'rotated', response, session, contextChanged };
   }
 
@@ -137,40 +159,16 @@ export function createRefresh(options: RefreshOptions): Refresh {
     if (!parts) throw invalidGrant('malformed refresh token');
     const now = clock.now();
     const outcome = await stores.transaction((tx) => rotate(tx, parts, input, now));
-    const context = input.context;
-
     switch (outcome.kind) {
       case 'rotated':
-      case 'replayed': {
-        const { session, contextChanged } = outcome;
-        if (outcome.kind === 'rotated') events.emit('refresh_token.rotated', { userId: session.userId, sessionId: session.id }, context);
-        if (contextChanged.ip || contextChanged.userAgent) {
-          events.emit(
-            'session.context_changed',
-            { userId: session.userId, sessionId: session.id, ipChanged: contextChanged.ip, userAgentChanged: contextChanged.userAgent, ended: false },
-            context,
-          );
-        }
+      case 'replayed':
         return outcome.response;
-      }
       case 'reused':
         await revocations.announce(outcome.pending);
-        events.emit('refresh_token.reused', { userId: outcome.session.userId, sessionId: outcome.session.id }, context);
-        if (outcome.pending.length > 0) {
-          events.emit('session.revoked', { userId: outcome.session.userId, sessionId: outcome.session.id, reason: 'refresh_token_reused' }, context);
-        }
         throw invalidGrant('refresh token reused');
-      case 'ended_by_binding': {
-        const { session, contextChanged } = outcome;
+      case 'ended_by_binding':
         await revocations.announce(outcome.pending);
-        events.emit(
-          'session.context_changed',
-          { userId: session.userId, sessionId: session.id, ipChanged: contextChanged.ip, userAgentChanged: contextChanged.userAgent, ended: true },
-          context,
-        );
-        events.emit('session.revoked', { userId: session.userId, sessionId: session.id, reason: 'session_binding' }, context);
         throw invalidGrant('session binding');
-      }
       case 'refused':
         throw invalidGrant(outcome.detail);
       case 'limited':

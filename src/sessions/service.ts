@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { RevocationService } from '../revocation/service.js';
-import type { StoreSet } from '../store/stores.js';
+import type { Stores, StoreSet } from '../store/stores.js';
 import { generateRefreshToken } from '../tokens/refresh-token.js';
 import type { User } from '../users/user.js';
 import type { Session } from './session.js';
@@ -19,6 +19,8 @@ export interface OpenSessionInput {
   ip: string | null;
   userAgent: string | null;
   context?: EventContext;
+  /** More of the same change, in the session's transaction (the sign-in's own record). */
+  alsoInTransaction?: (tx: Stores, session: Session) => Promise<void>;
 }
 
 export interface OpenedSession {
@@ -49,7 +51,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
   const { stores, clock } = options;
 
   return {
-    async open({ user, amr, device, ip, userAgent, context }) {
+    async open({ user, amr, device, ip, userAgent, context, alsoInTransaction }) {
       const now = clock.now();
       const createdAt = new Date(now);
       const expiresAt = new Date(now + options.sessionMaxAgeMs);
@@ -81,15 +83,13 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         const ended = [];
         for (const old of excess) {
           await tx.sessions.lockById(old.id);
-          ended.push(...(await options.revocations.revokeSessionIn(tx, old.id, 'session_limit', now)));
+          ended.push(...(await options.revocations.revokeSessionIn(tx, old, 'session_limit', now, context)));
         }
+        await options.events.emitIn(tx, 'session.created', { userId: user.id, sessionId: session.id, deviceName: session.deviceName }, context);
+        await alsoInTransaction?.(tx, session);
         return { session, ended };
       });
       await options.revocations.announce(ended);
-      options.events.emit('session.created', { userId: user.id, sessionId: session.id }, context);
-      for (const revocation of ended) {
-        options.events.emit('session.revoked', { userId: user.id, sessionId: revocation.subject, reason: 'session_limit' }, context);
-      }
       return { session, refreshToken: refresh.token, refreshExpiresAt };
     },
   };

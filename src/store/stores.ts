@@ -1,3 +1,4 @@
+import type { AuditStore } from '../audit/store.js';
 import type { SigningKeyStore } from '../keys/store.js';
 import type { RevocationStore } from '../revocation/revocation.js';
 import type { SessionStore } from '../sessions/store.js';
@@ -11,6 +12,12 @@ export interface Stores {
   refreshTokens: RefreshTokenStore;
   signingKeys: SigningKeyStore;
   revocations: RevocationStore;
+  audit: AuditStore;
+  /**
+   * Runs `hook` once the surrounding transaction has committed (at once outside a transaction):
+   * what others may only hear about a change that happened, such as live event delivery.
+   */
+  afterCommit(hook: () => void): void;
 }
 
 /** The stores, plus a unit of work: everything done through `tx` commits or rolls back together. */

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
+import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
 import type { RateLimiter } from '../store/hot/hot-state.js';
-import type { StoreSet } from '../store/stores.js';
+import type { Stores, StoreSet } from '../store/stores.js';
 import type { User } from './user.js';
 import { canonicalEmail, canonicalUsername, isValidEmail, isValidUsername } from './username.js';
 
@@ -23,16 +24,17 @@ export interface UserServiceOptions {
   clock: Clock;
   signup: 'closed' | 'open';
   signupLimiter: RateLimiter;
+  events: EventBus;
 }
 
 export interface UserService {
   /** Creates an account (admin, CLI, bootstrap): canonical names, password policy, argon2id. */
-  create(input: CreateUserInput): Promise<User>;
+  create(input: CreateUserInput, context?: EventContext): Promise<User>;
   /**
    * Self-service sign-up: `create` without roles, refused unless TESSERA_SIGNUP=open, and limited
    * per client IP (TESSERA_RATE_LIMIT_SIGNUP).
    */
-  register(input: Pick<CreateUserInput, 'username' | 'email' | 'password'>, ip: string): Promise<User>;
+  register(input: Pick<CreateUserInput, 'username' | 'email' | 'password'>, context: EventContext & { ip: string }): Promise<User>;
   /** Creates `username` with role admin when there are no users yet; undefined otherwise. */
   bootstrapAdmin(username: string, password: string): Promise<User | undefined>;
 }
@@ -74,23 +76,39 @@ export function createUserService(options: UserServiceOptions): UserService {
     };
   }
 
+  /** Creates the user and its `user.created` record in one transaction. */
+  async function insert(
+    user: Awaited<ReturnType<typeof prepare>>,
+    via: 'register' | 'admin' | 'bootstrap',
+    context: EventContext | undefined,
+    write: (tx: Stores) => Promise<User | undefined> = (tx) => tx.users.create(user),
+  ): Promise<User | undefined> {
+    return stores.transaction(async (tx) => {
+      const created = await write(tx);
+      if (created) await options.events.emitIn(tx, 'user.created', { userId: created.id, roles: created.roles, via }, context);
+      return created;
+    });
+  }
+
   return {
-    async create(input) {
-      return stores.users.create(await prepare(input));
+    async create(input, context) {
+      return (await insert(await prepare(input), 'admin', context))!;
     },
 
-    async register(input, ip) {
+    async register(input, context) {
+      const ip = context.ip;
       if (options.signup !== 'open') throw new AuthError('signup_disabled');
       const limited = await options.signupLimiter.consume(ip);
       if (!limited.allowed) {
         throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'sign-up limit' });
       }
-      return stores.users.create(await prepare({ ...input, roles: [], permissions: [] }));
+      return (await insert(await prepare({ ...input, roles: [], permissions: [] }), 'register', context))!;
     },
 
     async bootstrapAdmin(username, password) {
       if ((await stores.users.count()) > 0) return undefined;
-      return stores.users.createIfEmpty(await prepare({ username, password, roles: ['admin'] }));
+      const user = await prepare({ username, password, roles: ['admin'] });
+      return insert(user, 'bootstrap', undefined, (tx) => tx.users.createIfEmpty(user));
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuthContext, Authenticate } from '../../auth/authenticate.js';
+import type { EventBus } from '../../events/bus.js';
 import { AuthError } from '../../errors/auth-error.js';
 import { realm } from './errors.js';
 
@@ -30,4 +31,21 @@ export function bearerToken(request: FastifyRequest): string {
 /** Authenticates the request's bearer token; every failure is 401 invalid_token. */
 export async function requireAuth(request: FastifyRequest, authenticate: Authenticate): Promise<AuthContext> {
   return authenticate(bearerToken(request));
+}
+
+/**
+ * The admin API's gate: a valid bearer token of a user whose stored roles (not the token's, so a
+ * demotion applies at once) include `admin`; anyone else gets 403 `forbidden`, recorded.
+ */
+export async function requireAdmin(request: FastifyRequest, deps: { authenticate: Authenticate; events: EventBus }): Promise<AuthContext> {
+  const auth = await requireAuth(request, deps.authenticate);
+  if (!auth.user.roles.includes('admin')) {
+    await deps.events.emit(
+      'access.denied',
+      { reason: 'forbidden', userId: auth.user.id, endpoint: request.routeOptions.url ?? 'unknown' },
+      { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, requestId: request.id },
+    );
+    throw new AuthError('forbidden', { description: 'This needs the admin role.' });
+  }
+  return auth;
 }

@@ -22,7 +22,7 @@ export function registerIpRateLimit(
     if (exempt.has(path)) return;
     const result = await limiter.consume(request.ip);
     if (!result.allowed) {
-      deps.events.emit('rate_limited', { limiter: 'ip' }, { ip: request.ip, requestId: request.id });
+      await deps.events.emit('rate_limited', { limiter: 'ip' }, { ip: request.ip, requestId: request.id });
       throw new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'per-IP limit' });
     }
   });

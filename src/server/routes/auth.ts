@@ -68,7 +68,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
     '/auth/register',
     { schema: { body: RegisterBody, response: { 201: RegisteredUser, ...errorResponses } } },
     async (request, reply) => {
-      const user = await tessera.users.register(request.body, request.ip);
+      const user = await tessera.users.register(request.body, { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id });
       return reply.code(201).send(registeredUser(user));
     },
   );

@@ -66,8 +66,7 @@ export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera:
           if (!owner) continue;
           if (caller && caller.sub !== owner.userId) throw new AuthError('not_token_owner');
           if (owner.kind === 'refresh') {
-            await tessera.revocations.revokeSession(owner.sessionId, 'revoked', context);
-            tessera.events.emit('token.revoked', { userId: owner.userId, sessionId: owner.sessionId, tokenType: 'refresh_token' }, context);
+            await tessera.revocations.revokeRefreshToken(owner, context);
           } else {
             await tessera.revocations.revokeAccessToken(owner.claims, context);
           }

@@ -1,4 +1,5 @@
 import type { StoreSet, Stores } from '../stores.js';
+import { sqlAuditStore } from './audit-store.js';
 import type { Db, Queryable } from './db.js';
 import { sqlRefreshTokenStore } from './refresh-token-store.js';
 import { sqlRevocationStore } from './revocation-store.js';
@@ -6,8 +7,10 @@ import { sqlSessionStore } from './session-store.js';
 import { sqlSigningKeyStore } from './signing-key-store.js';
 import { sqlUserStore } from './user-store.js';
 
-function bind(db: Queryable): Stores {
+function bind(db: Queryable, afterCommit: (hook: () => void) => void, auditStore: Stores['audit']): Stores {
   return {
+    audit: auditStore,
+    afterCommit,
     users: sqlUserStore(db),
     sessions: sqlSessionStore(db),
     refreshTokens: sqlRefreshTokenStore(db),
@@ -18,11 +21,20 @@ function bind(db: Queryable): Stores {
 
 /** The SQL stores over one database (PGlite or PostgreSQL). */
 export function sqlStores(db: Db): StoreSet {
-  const root = bind(db);
+  const root = bind(db, (hook) => hook(), sqlAuditStore(db, db));
   return {
     ...root,
     users: { ...root.users, createIfEmpty: (user) => db.transaction((tx) => sqlUserStore(tx).createIfEmpty(user)) },
-    transaction: (fn) => db.transaction((tx) => fn(bind(tx))),
+    async transaction(fn) {
+      let hooks: Array<() => void> = [];
+      const result = await db.transaction((tx) => {
+        // A retried transaction (deadlock) starts over: only the attempt that commits counts.
+        hooks = [];
+        return fn(bind(tx, (hook) => hooks.push(hook), sqlAuditStore(tx)));
+      });
+      for (const hook of hooks) hook();
+      return result;
+    },
     ping: () => db.ping(),
     close: () => db.close(),
   };

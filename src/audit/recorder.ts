@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { EventRecorder, SecurityEvent, SecurityEventType } from '../events/bus.js';
+import type { RateLimiter } from '../store/hot/hot-state.js';
+import type { Stores } from '../store/stores.js';
+import type { AuditOutcome, AuditRecord, AuditSeverity } from './record.js';
+
+interface Classification {
+  outcome: AuditOutcome;
+  severity: AuditSeverity;
+}
+
+/** How each event type is recorded (docs/events.md). */
+const classification: { [T in SecurityEventType]: (event: Extract<SecurityEvent, { type: T }>) => Classification } = {
+  'login.succeeded': () => ({ outcome: 'success', severity: 'info' }),
+  'login.failed': (e) => ({ outcome: 'failure', severity: e.payload.reason === 'locked' ? 'medium' : 'low' }),
+  'session.created': () => ({ outcome: 'success', severity: 'info' }),
+  'session.revoked': () => ({ outcome: 'success', severity: 'info' }),
+  'session.context_changed': (e) => ({ outcome: 'info', severity: e.payload.ended ? 'medium' : 'low' }),
+  'refresh_token.rotated': () => ({ outcome: 'success', severity: 'info' }),
+  'refresh_token.reused': () => ({ outcome: 'failure', severity: 'high' }),
+  'token.revoked': () => ({ outcome: 'success', severity: 'info' }),
+  'token.rejected': () => ({ outcome: 'failure', severity: 'medium' }),
+  'user.created': () => ({ outcome: 'success', severity: 'info' }),
+  'user.tokens_revoked': () => ({ outcome: 'success', severity: 'medium' }),
+  'user.locked': () => ({ outcome: 'failure', severity: 'medium' }),
+  'user.unlocked': () => ({ outcome: 'success', severity: 'info' }),
+  rate_limited: () => ({ outcome: 'failure', severity: 'low' }),
+  'access.denied': () => ({ outcome: 'failure', severity: 'low' }),
+  'password.changed': () => ({ outcome: 'success', severity: 'info' }),
+  'password.reset_requested': () => ({ outcome: 'info', severity: 'info' }),
+  'password.reset': () => ({ outcome: 'success', severity: 'medium' }),
+  'incident.opened': (e) => ({ outcome: 'info', severity: e.payload.severity as AuditSeverity }),
+  'incident.acknowledged': () => ({ outcome: 'success', severity: 'info' }),
+  'incident.resolved': () => ({ outcome: 'success', severity: 'info' }),
+  'ip.blocked': () => ({ outcome: 'info', severity: 'high' }),
+  'audit.pruned': () => ({ outcome: 'info', severity: 'info' }),
+};
+
+/**
+ * Events a client can cause at will, many times a second (a flood of forged tokens, requests
+ * past a limit): recorded for the first few per IP and window, counted in metrics and detection
+ * always. Without this, the audit log would be the cheapest thing to fill for an attacker.
+ */
+const sampledTypes: ReadonlySet<SecurityEventType> = new Set(['rate_limited', 'token.rejected', 'access.denied']);
+
+/** Longest text kept from a client-supplied value. */
+const maxTextLength = 512;
+
+/** PostgreSQL text cannot hold NUL; control characters are kept out of exports and terminals. */
+export function sanitizeText(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd').slice(0, maxTextLength);
+}
+
+/** The audit record of an event: ids lifted into columns, the rest of the payload as details. */
+export function auditRecordOf(event: SecurityEvent, id: string = randomUUID()): AuditRecord {
+  const classify = classification[event.type] as (e: SecurityEvent) => Classification;
+  const { userId, sessionId, ...details } = event.payload as { userId?: string; sessionId?: string } & Record<string, unknown>;
+  return {
+    id,
+    at: new Date(event.at),
+    type: event.type,
+    ...classify(event),
+    userId: userId ?? null,
+    sessionId: sessionId ?? null,
+    ip: sanitizeText(event.context.ip),
+    userAgent: sanitizeText(event.context.userAgent),
+    requestId: sanitizeText(event.context.requestId),
+    details,
+  };
+}
+
+export interface AuditRecorderOptions {
+  /** Root stores: records of events outside a transaction are appended in their own. */
+  stores: Stores;
+  /** Limits the records of sampled event types per type and IP. */
+  sampler: RateLimiter;
+  /** Observes each append's duration in seconds (metrics). */
+  observe?: (seconds: number) => void;
+}
+
+/** The recorder that writes every event to the hash-chained audit log. */
+export function createAuditRecorder(options: AuditRecorderOptions): EventRecorder {
+  return async (event, tx) => {
+    if (sampledTypes.has(event.type) && !(await options.sampler.consume(`${event.type}:${event.context.ip ?? 'unknown'}`)).allowed) {
+      return undefined;
+    }
+    const started = performance.now();
+    const record = await (tx ?? options.stores).audit.append(auditRecordOf(event));
+    options.observe?.((performance.now() - started) / 1000);
+    return record;
+  };
+}
