@@ -12,7 +12,13 @@ import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
 import { isAuthError } from './errors/auth-error.js';
 import { createAuditRecorder } from './audit/recorder.js';
+import { startAuditRetention } from './audit/retention.js';
+import { createDetector, type Detector } from './detection/detector.js';
+import { createStatsService, type StatsService } from './stats/stats.js';
 import { createEventBus, type EventBus } from './events/bus.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createIncidentService, type IncidentService } from './incidents/service.js';
+import { createIpBlocks, type IpBlocks } from './protection/ip-blocks.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createSealer } from './keys/sealer.js';
 import { createHibpBreachChecker, createOfflineBreachChecker } from './passwords/breach.js';
@@ -53,6 +59,12 @@ export interface Tessera {
   readonly passwordReset: PasswordReset;
   readonly refresh: Refresh;
   readonly authenticate: Authenticate;
+  /** Prometheus metrics of this instance (GET /metrics). */
+  readonly metrics: Metrics;
+  readonly incidents: IncidentService;
+  readonly ipBlocks: IpBlocks;
+  readonly detection: Detector;
+  readonly stats: StatsService;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -125,6 +137,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   const db = deps.db ?? (await openDatabase(config, logger));
+  const metrics = createMetrics({ clock });
   let hotState: HotState | undefined;
   try {
     await migrate(db);
@@ -134,7 +147,13 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       now: () => clock.now(),
       ...(deps.audit === false
         ? {}
-        : { recorder: createAuditRecorder({ stores, sampler: hotState.rateLimiter('audit-sample', auditSample.points, auditSample.windowSeconds) }) }),
+        : {
+            recorder: createAuditRecorder({
+              stores,
+              sampler: hotState.rateLimiter('audit-sample', auditSample.points, auditSample.windowSeconds),
+              observe: (seconds) => metrics.observeAuditWrite(seconds),
+            }),
+          }),
       onListenerError: (error) => logger?.error({ err: error }, 'event listener failed'),
     });
     const keyRing = await KeyRing.open({
@@ -162,7 +181,8 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       ...(logger ? { logger } : {}),
     });
     await revocations.start();
-    const verifier = createAccessVerifier({ tokens, revocations, clock, leewaySeconds });
+    metrics.watch({ events, revocations, keyRing, stores, hotState });
+    const verifier = createAccessVerifier({ tokens, revocations, clock, leewaySeconds, events });
     const hasher = createPasswordHasher();
     await hasher.warmUp();
     const policy = createPasswordPolicy({
@@ -210,6 +230,19 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       binding: config.sessionBinding,
     });
     const protection = createLoginProtection({ hotState, clock, events, config });
+    const incidents = createIncidentService({ stores, events, clock });
+    const ipBlocks = createIpBlocks({ hotState, events, clock, durationMs: config.ipBlockMs });
+    const detection = createDetector({ events, hotState, incidents, ipBlocks, stores, logger });
+    const stats = createStatsService({
+      events,
+      hotState,
+      stores,
+      revocations,
+      incidents,
+      clock,
+      sessionIdleMs: config.refreshTtlMs,
+      databaseKind: db.kind,
+    });
     const passwordReset = createPasswordReset({
       stores,
       resetTokens: sqlResetTokenStore(db),
@@ -244,6 +277,14 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       passwordReset.deliver().catch((error: unknown) => logger?.warn({ err: error }, 'outbox delivery failed'));
     }, outboxIntervalMs);
     outboxTimer.unref();
+    // Audit retention (TESSERA_AUDIT_RETENTION): shortly after start, then hourly; unref'd timers.
+    const auditRetention = startAuditRetention({
+      audit: stores.audit,
+      clock,
+      retentionMs: config.auditRetentionMs,
+      onPruned: (result) => logger?.info({ removed: result.removed, throughSeq: result.throughSeq }, 'expired audit records removed'),
+      onError: (error) => logger?.warn({ err: error }, 'audit retention failed'),
+    });
     const hot = hotState;
 
     return {
@@ -254,11 +295,16 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       events,
       keyRing,
       tokens,
+      metrics,
       verifier,
       revocations,
       users,
       sessions,
       login: createLogin({ stores, hasher, sessions, tokens, clock, events, protection }),
+      incidents,
+      ipBlocks,
+      detection,
+      stats,
       protection,
       passwordReset,
       changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
@@ -276,6 +322,11 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
         clearInterval(keyReload);
         clearInterval(sealedSweep);
         clearInterval(outboxTimer);
+        await auditRetention.stop();
+        metrics.close();
+        detection.stop();
+        stats.stop();
+        await detection.settled();
         await passwordReset.settled();
         revocations.stop();
         await hot.close();
@@ -283,6 +334,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       },
     };
   } catch (error) {
+    metrics.close();
     await hotState?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw error;

@@ -1,15 +1,24 @@
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { RevocationService } from '../revocation/service.js';
-import type { AccessTokenClaims, AccessTokens } from '../tokens/access-token.js';
+import type { EventBus, EventContext } from '../events/bus.js';
+import { forgeryOf, type AccessTokenClaims, type AccessTokens } from '../tokens/access-token.js';
 
 export interface AccessVerifierOptions {
   tokens: AccessTokens;
   revocations: RevocationService;
   clock: Clock;
+  events: EventBus;
   /** Verified tokens kept in memory (default 10 000); the oldest is dropped first. */
   cacheSize?: number;
   leewaySeconds?: number;
+}
+
+/** Where a token was presented: forged ones are reported as `token.rejected`. */
+export interface TokenOrigin {
+  context: EventContext;
+  /** The route template, e.g. /auth/verify. */
+  endpoint: string;
 }
 
 export interface AccessVerifier {
@@ -18,7 +27,7 @@ export interface AccessVerifier {
    * until it expires), then the revocation check, which is never cached or skipped.
    * Throws AuthError `invalid_token`.
    */
-  verify(token: string): Promise<AccessTokenClaims>;
+  verify(token: string, origin?: TokenOrigin): Promise<AccessTokenClaims>;
 }
 
 export function createAccessVerifier(options: AccessVerifierOptions): AccessVerifier {
@@ -41,8 +50,15 @@ export function createAccessVerifier(options: AccessVerifierOptions): AccessVeri
   }
 
   return {
-    async verify(token) {
-      const claims = await verifySignature(token);
+    async verify(token, origin) {
+      let claims: AccessTokenClaims;
+      try {
+        claims = await verifySignature(token);
+      } catch (error) {
+        const reason = forgeryOf(error);
+        if (reason && origin) await options.events.emit('token.rejected', { reason, endpoint: origin.endpoint }, origin.context);
+        throw error;
+      }
       const revoked = revocations.check(claims);
       if (revoked) throw new AuthError('invalid_token', { description: 'The access token has been revoked.', detail: revoked });
       return claims;

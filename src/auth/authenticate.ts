@@ -3,7 +3,7 @@ import { AuthError } from '../errors/auth-error.js';
 import { isSessionActive, type Session } from '../sessions/session.js';
 import type { StoreSet } from '../store/stores.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
-import type { AccessVerifier } from './access-verifier.js';
+import type { AccessVerifier, TokenOrigin } from './access-verifier.js';
 import type { User } from '../users/user.js';
 
 /** Who is calling: a verified access token, its user and its session. */
@@ -13,7 +13,7 @@ export interface AuthContext {
   session: Session;
 }
 
-export type Authenticate = (token: string) => Promise<AuthContext>;
+export type Authenticate = (token: string, origin?: TokenOrigin) => Promise<AuthContext>;
 
 /**
  * The access-token pipeline (signature, claims, revocation), then the stored state routes that
@@ -23,8 +23,8 @@ export type Authenticate = (token: string) => Promise<AuthContext>;
 export function createAuthenticate(options: { verifier: AccessVerifier; stores: StoreSet; clock: Clock }): Authenticate {
   const { verifier, stores, clock } = options;
 
-  return async function authenticate(token) {
-    const claims = await verifier.verify(token);
+  return async function authenticate(token, origin) {
+    const claims = await verifier.verify(token, origin);
     const [user, session] = await Promise.all([
       stores.users.findById(claims.sub),
       stores.sessions.findById(claims.sid),

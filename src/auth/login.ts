@@ -78,7 +78,7 @@ export function createLogin(options: LoginOptions): Login {
     try {
       await protection.assertNotLocked(account.key);
     } catch (error) {
-      await events.emit('login.failed', { reason: 'locked', ...(account.user ? { userId: account.user.id } : {}) }, input.context);
+      await events.emit('login.failed', { reason: 'locked', ...(account.user ? { userId: account.user.id } : {}) }, { ...input.context, accountKey: account.key });
       throw error;
     }
     let user: User;
@@ -89,7 +89,7 @@ export function createLogin(options: LoginOptions): Login {
       if (error instanceof AuthError && error.code === 'invalid_credentials') {
         await protection.recordFailure(account.key, account.user?.id, input.context);
         const reason = (error.detail ?? 'wrong_password') as LoginFailureReason;
-        await events.emit('login.failed', { reason, ...(account.user ? { userId: account.user.id } : {}) }, input.context);
+        await events.emit('login.failed', { reason, ...(account.user ? { userId: account.user.id } : {}) }, { ...input.context, accountKey: account.key });
       }
       throw error;
     }

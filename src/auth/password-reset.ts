@@ -92,6 +92,7 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
       const identifier = input.username !== undefined ? canonicalUsername(input.username) : canonicalEmail(input.email ?? '');
       const limited = await options.limiter.consume(attemptKey({ identifier }));
       if (!limited.allowed) {
+        await events.emit('rate_limited', { limiter: 'reset' }, context);
         throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'reset limit' });
       }
       const id = randomUUID();

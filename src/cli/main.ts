@@ -11,6 +11,7 @@ Commands:
   serve      start the HTTP server (migrates the database first)
   migrate    apply database migrations and exit
   audit verify   check the audit log's hash chain; names the first broken record
+  audit export   write the audit log to stdout as JSON Lines or CSV (--format, --since, --until, --type)
 
 Configuration is read from the environment and an optional .env file; see README.md.
 `;

@@ -90,6 +90,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** `TESSERA_AUDIT_RETENTION`, default 365d. */
   readonly auditRetentionMs: number;
+  /** `TESSERA_IP_BLOCK_DURATION`, default 15m: how long a detection rule blocks a source IP from signing in; 0 never blocks. */
+  readonly ipBlockMs: number;
   /** `TESSERA_BOOTSTRAP_ADMIN` (`name:password`): the first admin, created when there are no users. */
   readonly bootstrapAdmin: { readonly username: string; readonly password: string } | undefined;
   /** `TESSERA_LOG_LEVEL`, default info. */

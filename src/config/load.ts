@@ -106,6 +106,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     corsOrigins: Object.freeze([...e.TESSERA_CORS_ORIGINS]),
     metricsToken: e.TESSERA_METRICS_TOKEN,
     auditRetentionMs: e.TESSERA_AUDIT_RETENTION,
+    ipBlockMs: e.TESSERA_IP_BLOCK_DURATION,
     bootstrapAdmin: e.TESSERA_BOOTSTRAP_ADMIN,
     logLevel: e.TESSERA_LOG_LEVEL,
     warnings: Object.freeze(warnings),

@@ -191,6 +191,7 @@ export const envSchema = z.object({
   TESSERA_CORS_ORIGINS: corsOrigins,
   TESSERA_METRICS_TOKEN: optionalText,
   TESSERA_AUDIT_RETENTION: duration('365d', { min: 86_400_000 }),
+  TESSERA_IP_BLOCK_DURATION: duration('15m', { min: 0, max: 7 * 86_400_000 }),
   TESSERA_BOOTSTRAP_ADMIN: bootstrapAdmin,
   TESSERA_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

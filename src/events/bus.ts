@@ -36,7 +36,7 @@ export interface SecurityEventPayloads {
 }
 
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'user_disabled' | 'locked';
-export type TokenRejectionReason = 'bad_signature' | 'unknown_key' | 'malformed' | 'bad_header';
+export type TokenRejectionReason = 'bad_signature' | 'unknown_key' | 'bad_header';
 
 export type SecurityEventType = keyof SecurityEventPayloads;
 
@@ -45,6 +45,11 @@ export interface EventContext {
   ip?: string | null;
   userAgent?: string | null;
   requestId?: string;
+  /**
+   * The hot-state key of the account a sign-in attempt named (a digest), for detection rules
+   * that count per account. Never recorded.
+   */
+  accountKey?: string;
 }
 
 /** One event; a union discriminated by `type`, so `payload` narrows with it. */

@@ -42,6 +42,7 @@ export class KeyDecryptionError extends Error {
 export class KeyRing {
   #options: KeyRingOptions;
   #active: SigningKey | undefined;
+  #activeCreatedAt: Date | undefined;
   #verification = new Map<string, VerificationKey>();
   #published: PublicJwk[] = [];
 
@@ -59,6 +60,11 @@ export class KeyRing {
   get signingKey(): SigningKey {
     if (!this.#active) throw new Error('key ring has no active key');
     return this.#active;
+  }
+
+  /** When the active signing key was created (its age is a metric); undefined before the first load. */
+  get activeKeyCreatedAt(): Date | undefined {
+    return this.#activeCreatedAt;
   }
 
   verificationKey(kid: string): VerificationKey | undefined {
@@ -115,6 +121,7 @@ export class KeyRing {
   #load(records: SigningKeyRecord[]): void {
     const verification = new Map<string, VerificationKey>();
     let active: SigningKey | undefined;
+    let activeCreatedAt: Date | undefined;
     for (const record of records) {
       verification.set(record.kid, {
         kid: record.kid,
@@ -126,11 +133,13 @@ export class KeyRing {
           this.#active?.kid === record.kid
             ? this.#active
             : { kid: record.kid, alg: record.alg, privateKey: this.#openPrivateKey(record) };
+        activeCreatedAt = record.createdAt;
       }
     }
     this.#verification = verification;
     this.#published = records.map((record) => record.publicJwk);
     this.#active = active;
+    this.#activeCreatedAt = activeCreatedAt;
   }
 
   #openPrivateKey(record: SigningKeyRecord): KeyObject {

@@ -6,9 +6,16 @@ import type { Tessera } from '../service.js';
 import { AuthError } from '../errors/auth-error.js';
 import { registerErrorHandling, sendError } from './plugins/errors.js';
 import { baselineSecurityHeaders, registerRequestContext, requestIdFor } from './plugins/request-context.js';
+import { registerIpBlock } from './plugins/ip-block.js';
 import { registerIpRateLimit } from './plugins/ip-rate-limit.js';
+import { registerRequestMetrics } from './plugins/request-metrics.js';
+import { adminEventRoutes, type EventStreamOptions } from './routes/admin-events.js';
+import { adminAuditRoutes } from './routes/admin-audit.js';
+import { adminIncidentRoutes } from './routes/admin-incidents.js';
+import { adminStatsRoutes } from './routes/admin-stats.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { verifyRoutes } from './routes/verify.js';
@@ -20,6 +27,8 @@ export const bodyLimitBytes = 64 * 1024;
 export interface AppOptions {
   /** A pino logger; none disables request logging (tests). */
   logger?: Logger;
+  /** Timings of GET /admin/events (tests shorten them). */
+  eventStream?: EventStreamOptions;
 }
 
 /** Builds the HTTP API over a Tessera. Routes only translate HTTP to service calls and back. */
@@ -55,6 +64,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   registerRequestContext(app);
+  // Before any route: it learns the route templates as they are registered.
+  registerRequestMetrics(app, tessera.metrics);
 
   await app.register(helmet, {
     // A JSON API: nothing may be framed, loaded or executed from its responses.
@@ -77,11 +88,17 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   }
 
   registerIpRateLimit(app, { hotState: tessera.hotState, events: tessera.events, config });
+  registerIpBlock(app, { ipBlocks: tessera.ipBlocks, events: tessera.events, onError: (error) => options.logger?.warn({ err: error }, 'IP block check failed') });
   await app.register(healthRoutes, { tessera });
+  await app.register(metricsRoutes, { tessera });
   await app.register(wellKnownRoutes, { tessera });
   await app.register(authRoutes, { tessera });
   await app.register(tokenRoutes, { tessera });
   await app.register(sessionRoutes, { tessera });
   await app.register(verifyRoutes, { tessera });
+  await app.register(adminIncidentRoutes, { tessera });
+  await app.register(adminStatsRoutes, { tessera });
+  await app.register(adminAuditRoutes, { tessera });
+  await app.register(adminEventRoutes, { tessera, ...(options.eventStream ? { stream: options.eventStream } : {}) });
   return app;
 }

@@ -172,6 +172,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
       case 'refused':
         throw invalidGrant(outcome.detail);
       case 'limited':
+        await events.emit('rate_limited', { limiter: 'refresh' }, input.context);
         throw outcome.error;
     }
   };

@@ -18,6 +18,8 @@ export interface SessionStore {
    * Sessions of a user that are neither revoked nor expired at `now`, oldest first; with
    * `idleSince`, only those active after it.
    */
+  /** Sessions not ended, not expired and, when `idleSince` is given, used after it (statistics). */
+  countActive(now: Date, idleSince?: Date): Promise<number>;
   listActiveByUser(userId: string, now: Date, idleSince?: Date): Promise<Session[]>;
   /**
    * The user's active sessions other than `except`, beyond the newest `keep` of them, oldest

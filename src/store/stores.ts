@@ -1,4 +1,5 @@
 import type { AuditStore } from '../audit/store.js';
+import type { IncidentStore } from '../incidents/store.js';
 import type { SigningKeyStore } from '../keys/store.js';
 import type { RevocationStore } from '../revocation/revocation.js';
 import type { SessionStore } from '../sessions/store.js';
@@ -13,6 +14,7 @@ export interface Stores {
   signingKeys: SigningKeyStore;
   revocations: RevocationStore;
   audit: AuditStore;
+  incidents: IncidentStore;
   /**
    * Runs `hook` once the surrounding transaction has committed (at once outside a transaction):
    * what others may only hear about a change that happened, such as live event delivery.

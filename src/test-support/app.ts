@@ -2,7 +2,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ManualClock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../store/sql/db.js';
-import { buildApp } from '../server/app.js';
+import { buildApp, type AppOptions } from '../server/app.js';
+import { guardAuditAgainstSecrets } from './audit-secrets.js';
 import { createTessera, type Tessera } from '../service.js';
 import { testConfig } from './config.js';
 import type { TestBackend } from './databases.js';
@@ -13,6 +14,8 @@ export interface TestApp {
   /** The Redis key prefix of this app's hot state, when it uses Redis. */
   hotStatePrefix: string | undefined;
   tessera: Tessera;
+  /** The app's database, for tests that act as someone with direct access to it. */
+  db: Db;
   config: Config;
   clock: ManualClock;
   close(): Promise<void>;
@@ -26,6 +29,8 @@ export interface TestAppOptions {
   hotStatePrefix?: string;
   /** Run over this database (a second instance, a restart) instead of a fresh one; not dropped on close. */
   db?: Db;
+  /** Options of the HTTP app (event-stream timings). */
+  app?: AppOptions;
 }
 
 /** A Tessera and its Fastify app over a fresh database of `backend`. */
@@ -41,18 +46,25 @@ export async function startTestApp(backend: TestBackend, options: TestAppOptions
   const config = testConfig(options.env);
   try {
     const tessera = await createTessera(config, { db, clock, hotState: hot.hotState });
-    const app = await buildApp(tessera);
+    const app = await buildApp(tessera, options.app);
+    const guard = guardAuditAgainstSecrets(app);
     await app.ready();
     return {
       app,
       hotStatePrefix: hot.prefix,
       tessera,
+      db,
       config,
       clock,
       async close() {
         await app.close();
-        await tessera.close();
-        await cleanup();
+        try {
+          await tessera.detection.settled();
+          await guard.assertClean(db);
+        } finally {
+          await tessera.close();
+          await cleanup();
+        }
       },
     };
   } catch (error) {

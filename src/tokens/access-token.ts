@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
+import type { TokenRejectionReason } from '../events/bus.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { JwsError, signCompactJws, verifyCompactJws } from './jws.js';
 
@@ -52,6 +53,19 @@ export const maxTokenBytes = 8192;
 
 function invalid(detail: string, cause?: unknown): AuthError {
   return new AuthError('invalid_token', { detail, cause });
+}
+
+/**
+ * Why a rejected token looks forged or tampered with (a bad signature, a key we never published,
+ * a header we refuse), rather than merely expired, revoked or malformed: what detection counts.
+ */
+export function forgeryOf(error: unknown): TokenRejectionReason | undefined {
+  if (!(error instanceof AuthError) || !(error.cause instanceof JwsError)) return undefined;
+  const message = error.cause.message;
+  if (/signature/.test(message)) return 'bad_signature';
+  if (message === 'unknown kid') return 'unknown_key';
+  if (/^header member|^no kid|^alg does not match/.test(message)) return 'bad_header';
+  return undefined;
 }
 
 function isStringArray(value: unknown): value is string[] {

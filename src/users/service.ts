@@ -100,6 +100,7 @@ export function createUserService(options: UserServiceOptions): UserService {
       if (options.signup !== 'open') throw new AuthError('signup_disabled');
       const limited = await options.signupLimiter.consume(ip);
       if (!limited.allowed) {
+        await options.events.emit('rate_limited', { limiter: 'signup' }, context);
         throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'sign-up limit' });
       }
       return (await insert(await prepare({ ...input, roles: [], permissions: [] }), 'register', context))!;

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { TokenOrigin } from '../../auth/access-verifier.js';
 import type { AuthContext, Authenticate } from '../../auth/authenticate.js';
 import type { EventBus } from '../../events/bus.js';
 import { AuthError } from '../../errors/auth-error.js';
@@ -28,9 +29,17 @@ export function bearerToken(request: FastifyRequest): string {
   return token;
 }
 
+/** Who presented a token, for the records of refused ones. */
+export function tokenOrigin(request: FastifyRequest): TokenOrigin {
+  return {
+    context: { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, requestId: request.id },
+    endpoint: request.routeOptions.url ?? 'unknown',
+  };
+}
+
 /** Authenticates the request's bearer token; every failure is 401 invalid_token. */
 export async function requireAuth(request: FastifyRequest, authenticate: Authenticate): Promise<AuthContext> {
-  return authenticate(bearerToken(request));
+  return authenticate(bearerToken(request), tokenOrigin(request));
 }
 
 /**

@@ -6,9 +6,17 @@ import type { HotState } from '../../store/hot/hot-state.js';
 
 /**
  * Routes other services and probes call at high rates, exempt from the overall per-IP limit:
- * health, readiness, keys, discovery and verification. (Forged-token detection will watch them.)
+ * health, readiness, metrics, keys, discovery and verification. (Forged-token detection will watch them.)
  */
-const exempt = new Set(['/healthz', '/readyz', '/.well-known/jwks.json', '/.well-known/openid-configuration', '/auth/verify', '/auth/introspect']);
+const exempt = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/.well-known/jwks.json',
+  '/.well-known/openid-configuration',
+  '/auth/verify',
+  '/auth/introspect',
+]);
 
 /** `TESSERA_RATE_LIMIT_IP` on every other route: 429 `rate_limited` with Retry-After. */
 export function registerIpRateLimit(

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
 import { isSessionActive } from '../../sessions/session.js';
-import { bearerToken } from '../plugins/auth-context.js';
+import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
 import { errorResponses, NoContent } from '../schemas/common.js';
 import { SessionParams, SessionView } from '../schemas/tokens.js';
 import { sessionView } from './auth.js';
@@ -18,7 +18,7 @@ export async function sessionRoutes(base: FastifyInstance, { tessera }: { tesser
     '/auth/sessions',
     { schema: { response: { 200: Type.Object({ sessions: Type.Array(SessionView) }), ...errorResponses } } },
     async (request) => {
-      const { claims } = await tessera.authenticate(bearerToken(request));
+      const { claims } = await tessera.authenticate(bearerToken(request), tokenOrigin(request));
       const now = tessera.clock.now();
       const sessions = await tessera.stores.sessions.listActiveByUser(claims.sub, new Date(now), new Date(now - tessera.config.refreshTtlMs));
       return {
@@ -31,7 +31,7 @@ export async function sessionRoutes(base: FastifyInstance, { tessera }: { tesser
     '/auth/sessions/:id',
     { schema: { params: SessionParams, response: { 204: NoContent, ...errorResponses } } },
     async (request, reply) => {
-      const { claims } = await tessera.authenticate(bearerToken(request));
+      const { claims } = await tessera.authenticate(bearerToken(request), tokenOrigin(request));
       const session = await tessera.stores.sessions.findById(request.params.id);
       // Another user's session is answered exactly like a missing one.
       if (!session || session.userId !== claims.sub || !isSessionActive(session, tessera.clock.now(), tessera.config.refreshTtlMs)) {

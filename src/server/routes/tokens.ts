@@ -4,7 +4,7 @@ import { AuthError } from '../../errors/auth-error.js';
 import type { EventContext } from '../../events/bus.js';
 import type { Tessera } from '../../service.js';
 import { parseRefreshToken, refreshSecretMatches } from '../../tokens/refresh-token.js';
-import { bearerToken } from '../plugins/auth-context.js';
+import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
 import { acceptFormBodies } from '../plugins/form-body.js';
 import { TokenResponseSchema } from '../schemas/auth.js';
 import { EmptyObject, errorResponses, NoContent } from '../schemas/common.js';
@@ -32,7 +32,7 @@ export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera:
   );
 
   app.post('/auth/logout', { schema: { body: LogoutBody, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
-    const { claims } = await tessera.authenticate(bearerToken(request));
+    const { claims } = await tessera.authenticate(bearerToken(request), tokenOrigin(request));
     const context = eventContext(request);
     if (request.body?.all_devices === true) await tessera.revocations.revokeAllForUser(claims.sub, 'logout_all', context);
     else await tessera.revocations.revokeSession(claims.sid, 'logout', context);
@@ -40,7 +40,7 @@ export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera:
   });
 
   app.post('/auth/logout-all', { schema: { response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
-    const { claims } = await tessera.authenticate(bearerToken(request));
+    const { claims } = await tessera.authenticate(bearerToken(request), tokenOrigin(request));
     await tessera.revocations.revokeAllForUser(claims.sub, 'logout_all', eventContext(request));
     return reply.code(204).send(null);
   });
@@ -56,7 +56,7 @@ export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera:
         const authorization = request.headers.authorization;
         const caller =
           typeof authorization === 'string' && /^bearer(\s|$)/i.test(authorization)
-            ? (await tessera.authenticate(bearerToken(request))).claims
+            ? (await tessera.authenticate(bearerToken(request), tokenOrigin(request))).claims
             : undefined;
         const context = eventContext(request);
         const { token, token_type_hint: hint } = request.body;

@@ -6,7 +6,7 @@ import type { Tessera } from '../../service.js';
 import { isSessionActive } from '../../sessions/session.js';
 import type { AccessTokenClaims } from '../../tokens/access-token.js';
 import { parseRefreshToken, refreshSecretMatches } from '../../tokens/refresh-token.js';
-import { bearerToken } from '../plugins/auth-context.js';
+import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
 import { acceptFormBodies } from '../plugins/form-body.js';
 import { errorResponses } from '../schemas/common.js';
 import { ClaimsSchema, RevokeBody, VerifyBody, VerifyQuery } from '../schemas/tokens.js';
@@ -106,7 +106,7 @@ export async function verifyRoutes(base: FastifyInstance, { tessera }: { tessera
     '/auth/verify',
     { schema: { querystring: VerifyQuery, response: { 200: ClaimsSchema, ...errorResponses } } },
     async (request, reply) => {
-      const claims = await tessera.verifier.verify(bearerToken(request));
+      const claims = await tessera.verifier.verify(bearerToken(request), tokenOrigin(request));
       const required = (request.query.permissions ?? '').split(',').map((p) => p.trim()).filter(Boolean);
       const missing = missingPermissions(claims, required);
       if (missing.length > 0) throw insufficient(missing);
@@ -128,7 +128,7 @@ export async function verifyRoutes(base: FastifyInstance, { tessera }: { tessera
     async (request) => {
       let claims: AccessTokenClaims;
       try {
-        claims = await tessera.verifier.verify(request.body.token);
+        claims = await tessera.verifier.verify(request.body.token, tokenOrigin(request));
       } catch (error) {
         if (isAuthError(error)) {
           throw new AuthError(error.code, { description: error.description, detail: error.detail ?? '', extra: { valid: false } });
@@ -152,7 +152,7 @@ export async function verifyRoutes(base: FastifyInstance, { tessera }: { tessera
       { schema: { body: RevokeBody, response: { 200: IntrospectionResult, ...errorResponses } } },
       async (request) => {
         // RFC 7662 §2.1: the caller must be authorised; for now an admin's access token.
-        const caller = await tessera.verifier.verify(bearerToken(request));
+        const caller = await tessera.verifier.verify(bearerToken(request), tokenOrigin(request));
         if (!caller.roles.includes('admin')) throw new AuthError('forbidden', { description: 'Introspection requires the admin role.' });
         const { token, token_type_hint: hint } = request.body;
         const order = hint === 'refresh_token' ? (['refresh', 'access'] as const) : (['access', 'refresh'] as const);

@@ -12,6 +12,17 @@ export interface RateLimiter {
   consume(key: string): Promise<RateLimitResult>;
 }
 
+/** What a sliding window holds after an add. */
+export interface WindowState {
+  /** Distinct members seen within the window, this one included. */
+  size: number;
+  /** False when the member was already in the window (its time is refreshed). */
+  added: boolean;
+}
+
+/** Members one window keeps at most; the oldest drop out first. Bounds attacker-chosen members. */
+export const maxWindowMembers = 1000;
+
 export interface HotStateSubscriber {
   /** A change published by any instance, this one included. */
   change(change: RevocationChange): void;
@@ -32,6 +43,19 @@ export interface HotState {
   rateLimiter(name: string, points: number, durationSeconds: number): RateLimiter;
   /** Failed password attempts and locks per account, shared by every instance. */
   readonly lockouts: LockoutStore;
+  /**
+   * Detection windows: records `member` at time `at` (ms, from the injected clock) under `key`,
+   * forgets members older than `windowMs`, and says how many distinct members remain.
+   */
+  windowAdd(key: string, member: string, at: number, windowMs: number): Promise<WindowState>;
+  /** A mark that holds until a time (IP blocks): `until` in ms; `now` sets its expiry. */
+  setUntil(key: string, until: number, now: number): Promise<void>;
+  /** The time a mark holds until, or undefined. */
+  getUntil(key: string): Promise<number | undefined>;
+  /** Adds one to a counter kept for `ttlSeconds` (hourly statistics). */
+  increment(key: string, ttlSeconds: number): Promise<void>;
+  /** The values of counters, 0 for missing ones. */
+  readCounters(keys: readonly string[]): Promise<number[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

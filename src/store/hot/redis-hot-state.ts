@@ -1,7 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RevocationChange } from '../../revocation/revocation.js';
-import type { HotState, HotStateSubscriber, RateLimiter } from './hot-state.js';
+import { maxWindowMembers, type HotState, type HotStateSubscriber, type RateLimiter } from './hot-state.js';
 import { limiterResult } from './memory-hot-state.js';
 import { createRedisLockoutStore } from './redis-lockout-store.js';
 import { createMemoryLockoutStore, withLockoutFallback } from '../../protection/lockout.js';
@@ -121,6 +121,49 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
           }
         },
       };
+    },
+    async windowAdd(key, member, at, windowMs) {
+      // One key per window (hash-tagged), so the transaction stays in one Cluster slot.
+      const name = `${options.prefix}:win:{${key}}`;
+      const results = await client
+        .multi()
+        .zremrangebyscore(name, '-inf', at - windowMs)
+        .zadd(name, at, member)
+        .zremrangebyrank(name, 0, -(maxWindowMembers + 1))
+        .zcard(name)
+        .pexpire(name, Math.max(1000, Math.ceil(windowMs)))
+        .exec();
+      if (!results) throw new Error('redis transaction aborted');
+      for (const [error] of results) if (error) throw error;
+      return { added: Number(results[1]![1]) === 1, size: Number(results[3]![1]) };
+    },
+    async setUntil(key, until, now) {
+      const name = `${options.prefix}:mark:{${key}}`;
+      // Never shortens a longer mark set by another instance.
+      await client.eval(
+        `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+         if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+         return 1`,
+        1,
+        name,
+        String(until),
+        String(Math.max(1000, Math.ceil(until - now))),
+      );
+    },
+    async getUntil(key) {
+      const value = await client.get(`${options.prefix}:mark:{${key}}`);
+      return value === null ? undefined : Number(value);
+    },
+    async increment(key, ttlSeconds) {
+      const name = `${options.prefix}:ctr:{${key}}`;
+      const results = await client.multi().incr(name).expire(name, ttlSeconds, 'NX').exec();
+      if (!results) throw new Error('redis transaction aborted');
+      for (const [error] of results) if (error) throw error;
+    },
+    async readCounters(keys) {
+      // One GET per key: counters live in different Cluster slots.
+      const values = await Promise.all(keys.map((key) => client.get(`${options.prefix}:ctr:{${key}}`)));
+      return values.map((value) => (value === null ? 0 : Number(value)));
     },
     async ping() {
       await client.ping();

@@ -5,6 +5,7 @@ import { revocations } from './migrations/002-revocations.js';
 import { passwordHistory } from './migrations/003-password-history.js';
 import { passwordReset } from './migrations/004-password-reset.js';
 import { audit } from './migrations/005-audit.js';
+import { incidents } from './migrations/006-incidents.js';
 
 export interface Migration {
   /** Consecutive from 1; never reused. */
@@ -15,7 +16,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append new ones; never edit a released one. */
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents];
 
 export interface MigrationResult {
   applied: number[];

@@ -91,6 +91,15 @@ export function sqlSessionStore(db: Queryable): SessionStore {
       await db.query('UPDATE sessions SET last_active_at = $2, ip = $3, user_agent = $4 WHERE id = $1', [id, at, ip, userAgent]);
     },
 
+    async countActive(now, idleSince) {
+      const rows = await db.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM sessions
+         WHERE revoked_at IS NULL AND expires_at > $1 AND ($2::timestamptz IS NULL OR last_active_at > $2)`,
+        [now, idleSince ?? null],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+
     async listActiveByUser(userId, now, idleSince) {
       if (!isUuid(userId)) return [];
       const rows = await db.query<SessionRow>(

@@ -1,5 +1,6 @@
 import type { StoreSet, Stores } from '../stores.js';
 import { sqlAuditStore } from './audit-store.js';
+import { sqlIncidentStore } from './incident-store.js';
 import type { Db, Queryable } from './db.js';
 import { sqlRefreshTokenStore } from './refresh-token-store.js';
 import { sqlRevocationStore } from './revocation-store.js';
@@ -10,6 +11,7 @@ import { sqlUserStore } from './user-store.js';
 function bind(db: Queryable, afterCommit: (hook: () => void) => void, auditStore: Stores['audit']): Stores {
   return {
     audit: auditStore,
+    incidents: sqlIncidentStore(db),
     afterCommit,
     users: sqlUserStore(db),
     sessions: sqlSessionStore(db),

@@ -1,0 +1,63 @@
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { auditExportFormats, exportAuditRecords, type AuditExportFormat } from '../audit/export.js';
+import { parseAuditFilter } from '../audit/query.js';
+import { loadConfig } from '../config/load.js';
+import { openDatabase } from '../service.js';
+import { sqlAuditStore } from '../store/sql/audit-store.js';
+import { migrate } from '../store/sql/migrate.js';
+
+export const auditExportUsage =
+  'Usage: tessera audit export [--format jsonl|csv] [--since ISO] [--until ISO] [--type T] [--user ID] [--ip IP] [--outcome O]\n';
+
+/** Writes every chunk, waiting for `drain` when the pipe is full; stops when the reader goes away. */
+async function writeAll(out: NodeJS.WritableStream, chunks: AsyncIterable<string>): Promise<void> {
+  let failure: Error | undefined;
+  const onError = (error: Error) => {
+    failure = error;
+  };
+  out.on('error', onError);
+  try {
+    for await (const chunk of chunks) {
+      if (failure) break;
+      if (!out.write(chunk)) await Promise.race([once(out, 'drain'), once(out, 'error')]).catch(() => undefined);
+      if (failure) break;
+    }
+  } finally {
+    out.off('error', onError);
+  }
+  // A reader that closed early (`| head`) is not an error of the export.
+  if (failure && (failure as NodeJS.ErrnoException).code !== 'EPIPE') throw failure;
+}
+
+/** `tessera audit export`: the audit log, oldest first, streamed to stdout as JSON Lines or CSV. */
+export async function auditExportCommand(args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      format: { type: 'string', default: 'jsonl' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      type: { type: 'string' },
+      user: { type: 'string' },
+      ip: { type: 'string' },
+      outcome: { type: 'string' },
+    },
+  });
+  if (!(auditExportFormats as readonly string[]).includes(values.format)) {
+    process.stderr.write(`tessera: --format must be jsonl or csv\n${auditExportUsage}`);
+    return 1;
+  }
+  const filter = parseAuditFilter(values, (parameter) => `--${parameter}`);
+  const config = loadConfig();
+  const db = await openDatabase(config);
+  try {
+    await migrate(db);
+    await writeAll(out, exportAuditRecords(sqlAuditStore(db), { format: values.format as AuditExportFormat, filter }));
+    return 0;
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,188 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { EventBus, SecurityEvent } from '../events/bus.js';
+import type { IncidentTrigger } from '../incidents/incident.js';
+import type { IncidentService } from '../incidents/service.js';
+import type { IpBlocks } from '../protection/ip-blocks.js';
+import type { HotState } from '../store/hot/hot-state.js';
+import type { StoreSet } from '../store/stores.js';
+
+const minute = 60_000;
+
+/** Every rule's threshold and window (docs/security.md, "Detection"). */
+export const detectionRules = {
+  /** Failed sign-ins for one account, from any addresses. Blocks the address when it is one. */
+  bruteForce: { failures: 10, windowMs: 10 * minute },
+  /** Distinct accounts with failed sign-ins from one address. Blocks it. */
+  passwordSpraying: { accounts: 10, windowMs: 10 * minute },
+  /** Distinct addresses with failed sign-ins for one account. Nothing to block: too many. */
+  distributedAttack: { ips: 5, windowMs: 10 * minute },
+  /** Tokens with a bad signature, an unknown key or a forged header from one address. Blocks it. */
+  forgedTokens: { tokens: 5, windowMs: 10 * minute },
+  /** How long a user's addresses and devices are remembered as known. */
+  knownDevices: { windowMs: 90 * 24 * 60 * minute },
+} as const;
+
+export interface Detector {
+  /** Resolves when every event heard so far has been evaluated (tests, shutdown). */
+  settled(): Promise<void>;
+  stop(): void;
+}
+
+export interface DetectorOptions {
+  events: EventBus;
+  hotState: HotState;
+  incidents: IncidentService;
+  ipBlocks: IpBlocks;
+  stores: StoreSet;
+  logger?: Logger | undefined;
+}
+
+function windowName(minutes: number): string {
+  return minutes >= 1440 ? `${minutes / 1440}d` : `${minutes}m`;
+}
+
+/** A short digest, so attacker-chosen text never becomes a hot-state member as it is. */
+function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Detection (SPEC §4): rules over sliding windows kept in the hot state, so every instance adds
+ * to the same counts. Each rule raises an incident (one unresolved per type and subject, updated
+ * on repeats) and may block the source address. It listens to the event bus after each event is
+ * recorded, so it never delays or fails the request that caused it.
+ */
+export function createDetector(options: DetectorOptions): Detector {
+  const { hotState, incidents, ipBlocks, stores, logger } = options;
+  const pending = new Set<Promise<void>>();
+
+  async function raise(event: SecurityEvent, trigger: Omit<IncidentTrigger, 'at'>, blockIp?: string): Promise<void> {
+    await incidents.raise({ ...trigger, at: new Date(event.at) }, event.context);
+    if (blockIp) await ipBlocks.block(blockIp, trigger.type, event.context);
+  }
+
+  /** Counts one occurrence (a unique member) in a window. */
+  const occurrence = (key: string, event: SecurityEvent, windowMs: number) => hotState.windowAdd(key, `${event.at}:${randomUUID()}`, event.at, windowMs);
+
+  async function onLoginFailed(event: Extract<SecurityEvent, { type: 'login.failed' }>): Promise<void> {
+    const ip = event.context.ip ?? 'unknown';
+    const account = event.payload.userId ? `user:${event.payload.userId}` : `name:${event.context.accountKey ?? 'unknown'}`;
+    // Names that are no account are not named in an incident: a user may have typed a password there.
+    const subject = event.payload.userId ? `user:${event.payload.userId}` : 'account:unknown';
+    const { bruteForce, passwordSpraying, distributedAttack } = detectionRules;
+
+    const failures = await occurrence(`det:bf:${account}`, event, bruteForce.windowMs);
+    const ips = await hotState.windowAdd(`det:dist:${account}`, ip, event.at, distributedAttack.windowMs);
+    const accounts = await hotState.windowAdd(`det:spray:${ip}`, digest(account), event.at, passwordSpraying.windowMs);
+
+    if (failures.size >= bruteForce.failures) {
+      await raise(
+        event,
+        {
+          type: 'brute_force',
+          severity: 'high',
+          subject,
+          evidence: { failures: failures.size, distinct_ips: ips.size, last_ip: ip, window: windowName(bruteForce.windowMs / minute) },
+        },
+        ips.size === 1 ? ip : undefined,
+      );
+    }
+    if (ips.size >= distributedAttack.ips) {
+      await raise(event, {
+        type: 'distributed_attack',
+        severity: 'high',
+        subject,
+        evidence: { distinct_ips: ips.size, last_ip: ip, window: windowName(distributedAttack.windowMs / minute) },
+      });
+    }
+    if (accounts.size >= passwordSpraying.accounts) {
+      await raise(
+        event,
+        {
+          type: 'password_spraying',
+          severity: 'high',
+          subject: `ip:${ip}`,
+          evidence: { accounts: accounts.size, ip, window: windowName(passwordSpraying.windowMs / minute) },
+        },
+        ip,
+      );
+    }
+  }
+
+  async function onTokenRejected(event: Extract<SecurityEvent, { type: 'token.rejected' }>): Promise<void> {
+    const ip = event.context.ip ?? 'unknown';
+    const { forgedTokens } = detectionRules;
+    const tokens = await occurrence(`det:forged:${ip}`, event, forgedTokens.windowMs);
+    if (tokens.size < forgedTokens.tokens) return;
+    await raise(
+      event,
+      {
+        type: 'forged_tokens',
+        severity: 'high',
+        subject: `ip:${ip}`,
+        evidence: { tokens: tokens.size, ip, last_reason: event.payload.reason, last_endpoint: event.payload.endpoint, window: windowName(forgedTokens.windowMs / minute) },
+      },
+      ip,
+    );
+  }
+
+  async function onLoginSucceeded(event: Extract<SecurityEvent, { type: 'login.succeeded' }>): Promise<void> {
+    const { userId, sessionId } = event.payload;
+    const session = await stores.sessions.findById(sessionId);
+    if (!session) return;
+    const { windowMs } = detectionRules.knownDevices;
+    const device = digest(session.deviceFingerprint ?? session.userAgent ?? 'none');
+    const ips = await hotState.windowAdd(`det:known-ip:${userId}`, session.ip ?? 'unknown', event.at, windowMs);
+    const devices = await hotState.windowAdd(`det:known-device:${userId}`, device, event.at, windowMs);
+    // The first sign-in we know of has nothing to compare with.
+    const newIp = ips.added && ips.size > 1;
+    const newDevice = devices.added && devices.size > 1;
+    if (!newIp && !newDevice) return;
+    await raise(event, {
+      type: 'new_device',
+      severity: 'low',
+      subject: `user:${userId}`,
+      evidence: { session_id: sessionId, ip: session.ip, new_ip: newIp, new_device: newDevice, device_name: session.deviceName },
+    });
+  }
+
+  async function onRefreshReused(event: Extract<SecurityEvent, { type: 'refresh_token.reused' }>): Promise<void> {
+    const { userId, sessionId } = event.payload;
+    await raise(event, {
+      type: 'refresh_token_reuse',
+      severity: 'high',
+      subject: `session:${sessionId}`,
+      evidence: { user_id: userId, session_id: sessionId, ip: event.context.ip ?? null },
+    });
+  }
+
+  async function evaluate(event: SecurityEvent): Promise<void> {
+    switch (event.type) {
+      case 'login.failed':
+        return onLoginFailed(event);
+      case 'login.succeeded':
+        return onLoginSucceeded(event);
+      case 'token.rejected':
+        return onTokenRejected(event);
+      case 'refresh_token.reused':
+        return onRefreshReused(event);
+      default:
+        return undefined;
+    }
+  }
+
+  const unsubscribe = options.events.subscribe((event) => {
+    const work = evaluate(event)
+      .catch((error: unknown) => logger?.error({ err: error, event: event.type }, 'detection failed'))
+      .finally(() => pending.delete(work));
+    pending.add(work);
+  });
+
+  return {
+    async settled() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+    stop: unsubscribe,
+  };
+}

@@ -1,0 +1,56 @@
+/*
+ * Every metric label takes its value from a fixed set, so that no client can mint a new time
+ * series (and grow Prometheus without bound) by sending a new path, method, name or header. A
+ * value outside its set is counted as `other`.
+ */
+
+export const otherLabel = 'other';
+
+/** The value when it belongs to `allowed`, else `other`. */
+export function oneOf(allowed: ReadonlySet<string>, value: unknown): string {
+  return typeof value === 'string' && allowed.has(value) ? value : otherLabel;
+}
+
+export const httpMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The route label of a request that matched no route (404s, malformed URLs). */
+export const unmatchedRoute = 'unmatched';
+
+/** A status code as a label: the three digits of a valid HTTP status, else `other`. */
+export function statusLabel(status: number): string {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : otherLabel;
+}
+
+export const loginFailureReasons: ReadonlySet<string> = new Set(['unknown_user', 'wrong_password', 'user_disabled', 'locked']);
+
+/** `session.revoked` and `user.tokens_revoked` reasons (docs/events.md). */
+export const revocationReasons: ReadonlySet<string> = new Set([
+  'logout',
+  'logout_all',
+  'ended_by_user',
+  'revoked',
+  'refresh_token_reused',
+  'session_binding',
+  'session_limit',
+  'user_disabled',
+  'password_changed',
+  'password_reset',
+  'admin',
+]);
+
+export const tokenTypes: ReadonlySet<string> = new Set(['access_token', 'refresh_token']);
+
+export const rateLimiters: ReadonlySet<string> = new Set(['ip', 'login-ip', 'login-account', 'refresh', 'reset', 'signup']);
+
+export const tokenRejectionReasons: ReadonlySet<string> = new Set(['bad_signature', 'unknown_key', 'bad_header']);
+
+export const accessDeniedReasons: ReadonlySet<string> = new Set(['forbidden', 'insufficient_permissions', 'not_token_owner', 'ip_blocked']);
+
+export const incidentTypes: ReadonlySet<string> = new Set([
+  'brute_force',
+  'password_spraying',
+  'distributed_attack',
+  'refresh_token_reuse',
+  'forged_tokens',
+  'new_device',
+]);

@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import { AuthError } from '../../errors/auth-error.js';
+import type { EventBus } from '../../events/bus.js';
+import type { IpBlocks } from '../../protection/ip-blocks.js';
+
+/**
+ * Where a blocked address is refused: the routes that take a password, a name or a reset
+ * token. Refresh, sign-out and every bearer-authenticated route stay open, so a block never
+ * locks an account owner out of sessions they already have.
+ */
+const guarded = new Set(['/auth/login', '/auth/register', '/auth/password-reset', '/auth/password-reset/confirm', '/auth/mfa/verify']);
+
+/** 403 `ip_blocked` with Retry-After for addresses a detection rule blocked. */
+export function registerIpBlock(app: FastifyInstance, deps: { ipBlocks: IpBlocks; events: EventBus; onError?: (error: unknown) => void }): void {
+  app.addHook('onRequest', async (request) => {
+    if (request.method !== 'POST' || !guarded.has(request.routeOptions.url ?? '')) return;
+    let remainingMs: number | undefined;
+    try {
+      remainingMs = await deps.ipBlocks.remainingMs(request.ip);
+    } catch (error) {
+      // Blocks are a second line behind limits and lockout: an unreachable hot state fails open.
+      deps.onError?.(error);
+      return;
+    }
+    if (remainingMs === undefined) return;
+    await deps.events.emit(
+      'access.denied',
+      { reason: 'ip_blocked', endpoint: request.routeOptions.url ?? 'unknown' },
+      { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, requestId: request.id },
+    );
+    throw new AuthError('ip_blocked', { headers: { 'retry-after': String(Math.max(1, Math.ceil(remainingMs / 1000))) } });
+  });
+}

@@ -1,0 +1,64 @@
+import { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { auditExportMediaTypes, auditRecordView, exportAuditRecords } from '../../audit/export.js';
+import { decodeAuditCursor, encodeAuditCursor, parseAuditFilter, parseAuditLimit } from '../../audit/query.js';
+import type { Tessera } from '../../service.js';
+import { requireAdmin } from '../plugins/auth-context.js';
+import { AuditExportQuery, AuditListQuery, AuditPage } from '../schemas/audit.js';
+import { errorResponses } from '../schemas/common.js';
+
+/** The chunks of a generator whose first result was already taken. */
+async function* continued(first: IteratorResult<string, void>, rest: AsyncGenerator<string, void, undefined>): AsyncGenerator<string, void, undefined> {
+  if (first.done) return;
+  yield first.value;
+  yield* rest;
+}
+
+/** GET /admin/audit (search, newest first, cursor pages) and GET /admin/audit/export (streamed). */
+export async function adminAuditRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get(
+    '/admin/audit',
+    { schema: { querystring: AuditListQuery, response: { 200: AuditPage, ...errorResponses } } },
+    async (request) => {
+      await requireAdmin(request, tessera);
+      const filter = parseAuditFilter(request.query);
+      const limit = parseAuditLimit(request.query.limit);
+      const beforeSeq = decodeAuditCursor(request.query.cursor);
+      // One more than asked: whether a next page exists, without an empty last page.
+      const records = await tessera.stores.audit.list(filter, { limit: limit + 1, ...(beforeSeq === undefined ? {} : { beforeSeq }) });
+      const page = records.slice(0, limit);
+      const last = page.at(-1);
+      return { records: page.map(auditRecordView), next_cursor: records.length > limit && last ? encodeAuditCursor(last.seq) : null };
+    },
+  );
+
+  app.get(
+    '/admin/audit/export',
+    {
+      // A HEAD would run the whole export only to discard it.
+      exposeHeadRoute: false,
+      schema: { querystring: AuditExportQuery, response: { 200: Type.Any({ description: 'JSON Lines or CSV, streamed' }), ...errorResponses } },
+    },
+    async (request, reply) => {
+      await requireAdmin(request, tessera);
+      const filter = parseAuditFilter(request.query);
+      const format = request.query.format ?? 'jsonl';
+      // The first chunk (the first batch) is read before any header is set: a database failure
+      // is then an ordinary JSON error answer, not a cut-off file.
+      const chunks = exportAuditRecords(tessera.stores.audit, { format, filter });
+      const first = await chunks.next();
+      // Pull-based: the next batch is queried only when the socket has taken the previous one,
+      // and a closed connection destroys the stream, which ends the generator.
+      const stream = Readable.from(continued(first, chunks), { objectMode: false });
+      const stamp = new Date(tessera.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '');
+      return reply
+        .header('content-type', auditExportMediaTypes[format])
+        .header('content-disposition', `attachment; filename="tessera-audit-${stamp}.${format}"`)
+        .send(stream);
+    },
+  );
+}

@@ -1,0 +1,158 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ChainedAuditRecord } from '../../audit/record.js';
+import { AuthError } from '../../errors/auth-error.js';
+import type { Tessera } from '../../service.js';
+import { requireAdmin } from '../plugins/auth-context.js';
+import { baselineSecurityHeaders } from '../plugins/request-context.js';
+
+export interface EventStreamOptions {
+  /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
+  heartbeatMs?: number;
+  /** How often the audit log is read for records of other instances (default 1 s). */
+  pollMs?: number;
+  /** A client that has not drained its backlog in this time is dropped (default 10 s). */
+  drainTimeoutMs?: number;
+  /** Streams one instance serves at once (default 32); more get 503. */
+  maxStreams?: number;
+}
+
+/** Records sent per read of the audit log. */
+const batchSize = 200;
+
+function frame(record: ChainedAuditRecord): string {
+  const data = {
+    id: record.id,
+    seq: record.seq,
+    at: record.at.toISOString(),
+    type: record.type,
+    outcome: record.outcome,
+    severity: record.severity,
+    user_id: record.userId,
+    session_id: record.sessionId,
+    ip: record.ip,
+    user_agent: record.userAgent,
+    request_id: record.requestId,
+    details: record.details,
+  };
+  // JSON.stringify escapes line breaks, so one data line holds the whole event.
+  return `id: ${record.seq}\nevent: ${record.type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Where a stream starts: after Last-Event-ID (a resume), else after the newest record now. */
+async function startingSeq(request: FastifyRequest, tessera: Tessera): Promise<number> {
+  const header = request.headers['last-event-id'];
+  if (header === undefined) return (await tessera.stores.audit.head())?.seq ?? 0;
+  if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) {
+    throw new AuthError('invalid_request', { description: 'Last-Event-ID must be the id of an event of this stream.' });
+  }
+  return Number(header);
+}
+
+/**
+ * GET /admin/events: Server-Sent Events of security events as they are recorded. The stream is a
+ * tail of the audit log (ids are audit sequence numbers), so `Last-Event-ID` resumes without a
+ * gap and every instance's events appear, whichever instance the admin is connected to. The local
+ * event bus only wakes the reader early. A client that stops reading is dropped once its backlog
+ * passes the socket's buffer for `drainTimeoutMs`: memory per stream stays at one batch.
+ */
+export async function adminEventRoutes(app: FastifyInstance, { tessera, stream = {} }: { tessera: Tessera; stream?: EventStreamOptions }): Promise<void> {
+  const heartbeatMs = stream.heartbeatMs ?? 15_000;
+  const pollMs = stream.pollMs ?? 1000;
+  const drainTimeoutMs = stream.drainTimeoutMs ?? 10_000;
+  const maxStreams = stream.maxStreams ?? 32;
+  const open = new Set<() => void>();
+
+  app.addHook('onClose', async () => {
+    for (const close of open) close();
+  });
+
+  app.get('/admin/events', async (request: FastifyRequest, reply: FastifyReply) => {
+    await requireAdmin(request, tessera);
+    if (open.size >= maxStreams) throw new AuthError('service_unavailable', { description: 'Too many event streams are open.' });
+    let lastSeq = await startingSeq(request, tessera);
+
+    reply.hijack();
+    const socket = reply.raw;
+    socket.writeHead(200, {
+      ...baselineSecurityHeaders,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'x-request-id': request.id,
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    });
+
+    let closed = false;
+    // Set by an event heard while the reader was busy, so it reads again instead of sleeping.
+    let heard = false;
+    let wake: (() => void) | undefined;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      wake?.();
+      socket.destroy();
+    };
+    open.add(close);
+    const unsubscribe = tessera.events.subscribe(() => {
+      heard = true;
+      wake?.();
+    });
+    socket.on('close', close);
+
+    /** Writes and, when the socket's buffer is full, waits for it to drain or drops the client. */
+    async function send(text: string): Promise<void> {
+      if (socket.write(text)) return;
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), drainTimeoutMs);
+        socket.once('drain', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        socket.once('close', () => resolve(false));
+      });
+      if (!drained) {
+        request.log.info({ requestId: request.id }, 'event stream client too slow: dropped');
+        close();
+      }
+    }
+
+    void (async () => {
+      let lastWrite = Date.now();
+      try {
+        await send(`retry: 2000\n: tessera security events\n\n`);
+        while (!closed) {
+          const records = await tessera.stores.audit.listAfter(lastSeq, batchSize);
+          for (const record of records) {
+            if (closed) break;
+            await send(frame(record));
+            lastSeq = record.seq;
+            lastWrite = Date.now();
+          }
+          if (records.length === batchSize || heard) {
+            heard = false;
+            continue;
+          }
+          if (Date.now() - lastWrite >= heartbeatMs) {
+            await send(': heartbeat\n\n');
+            lastWrite = Date.now();
+          }
+          await sleep(Math.min(pollMs, heartbeatMs));
+          heard = false;
+        }
+      } catch (error) {
+        request.log.warn({ err: error }, 'event stream ended by an error');
+      } finally {
+        unsubscribe();
+        open.delete(close);
+        close();
+      }
+    })();
+  });
+}

@@ -1,0 +1,44 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Tessera } from '../../service.js';
+import { requireAdmin } from '../plugins/auth-context.js';
+import { errorResponses } from '../schemas/common.js';
+
+const Count = Type.Union([Type.Integer(), Type.Null()]);
+const StoreState = Type.Object({ kind: Type.String(), up: Type.Boolean() });
+
+export const StatsView = Type.Object({
+  users: Count,
+  active_sessions: Count,
+  revocations_in_force: Type.Integer(),
+  last_24h: Type.Object({
+    logins_succeeded: Type.Integer(),
+    logins_failed: Type.Integer(),
+    rate_limited: Type.Integer(),
+    tokens_revoked: Type.Integer(),
+  }),
+  open_incidents: Count,
+  stores: Type.Object({ database: StoreState, hot_state: StoreState }),
+});
+
+/** GET /admin/stats. */
+export async function adminStatsRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+  base.withTypeProvider<TypeBoxTypeProvider>().get('/admin/stats', { schema: { response: { 200: StatsView, ...errorResponses } } }, async (request) => {
+    await requireAdmin(request, tessera);
+    const stats = await tessera.stats.snapshot();
+    return {
+      users: stats.users,
+      active_sessions: stats.activeSessions,
+      revocations_in_force: stats.revocationsInForce,
+      last_24h: {
+        logins_succeeded: stats.last24h.loginsSucceeded,
+        logins_failed: stats.last24h.loginsFailed,
+        rate_limited: stats.last24h.rateLimited,
+        tokens_revoked: stats.last24h.tokensRevoked,
+      },
+      open_incidents: stats.openIncidents,
+      stores: { database: stats.stores.database, hot_state: stats.stores.hotState },
+    };
+  });
+}

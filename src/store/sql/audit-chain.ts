@@ -1,0 +1,90 @@
+import { chainHash, genesisHash, type AuditRecord, type ChainedAuditRecord } from '../../audit/record.js';
+import type { Queryable } from './db.js';
+
+/** A row of `audit_log`; `seq` (bigint) is read as text and converted. */
+export interface AuditRow {
+  seq: string;
+  id: string;
+  at: Date;
+  type: string;
+  outcome: AuditRecord['outcome'];
+  user_id: string | null;
+  session_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  severity: AuditRecord['severity'];
+  details: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * The select list of a whole record. Its output name `seq` is text: write `audit_log.seq` in
+ * ORDER BY and comparisons, or they sort and compare text.
+ */
+export const auditColumns =
+  'audit_log.seq::text AS seq, id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, prev_hash, hash';
+
+export function toAuditRecord(row: AuditRow): ChainedAuditRecord {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    at: row.at,
+    type: row.type,
+    outcome: row.outcome,
+    userId: row.user_id,
+    sessionId: row.session_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    requestId: row.request_id,
+    severity: row.severity,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+/** Strips the chain fields: what the hash covers. */
+export function chainContent(record: ChainedAuditRecord): AuditRecord {
+  const { seq: _seq, prevHash: _prev, hash: _hash, ...rest } = record;
+  return rest;
+}
+
+/**
+ * Serialises writers of the chain (appends and prunes) until the transaction ends. One lock per
+ * schema, so test schemas sharing a server do not wait on each other.
+ */
+export async function lockAuditChain(tx: Queryable): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('tessera.audit.' || current_schema()))`);
+}
+
+/** Appends under the lock; must run inside a transaction (the lock is transaction-scoped). */
+export async function appendAudit(tx: Queryable, record: AuditRecord): Promise<ChainedAuditRecord> {
+  await lockAuditChain(tx);
+  const last = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1');
+  const prevHash = last[0]?.hash ?? genesisHash;
+  // Times are kept to the millisecond, as they are hashed.
+  const stored: AuditRecord = { ...record, at: new Date(record.at.getTime()) };
+  const hash = chainHash(prevHash, stored);
+  const rows = await tx.query<AuditRow>(
+    `INSERT INTO audit_log (id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ($11::text)::jsonb, $12, $13) RETURNING ${auditColumns}`,
+    [
+      stored.id,
+      stored.at,
+      stored.type,
+      stored.outcome,
+      stored.userId,
+      stored.sessionId,
+      stored.ip,
+      stored.userAgent,
+      stored.requestId,
+      stored.severity,
+      JSON.stringify(stored.details),
+      prevHash,
+      hash,
+    ],
+  );
+  return toAuditRecord(rows[0]!);
+}
