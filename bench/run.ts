@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { hash, verify } from '@node-rs/argon2';
 import pg from 'pg';
 
-/** BENCH_ONLY=verify,refresh,login narrows the run (for profiling); the report needs all three. */
+/** BENCH_ONLY=verify,refresh,login,audit narrows the run (for profiling); the report needs all four. */
 const only = (part: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(part);
 const url = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -55,7 +55,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-async function startServer(schema: string): Promise<{ port: number; pid: number; tokens: Tokens; stop(): Promise<void> }> {
+async function startServer(schema: string, audit = true): Promise<{ port: number; pid: number; tokens: Tokens; stop(): Promise<void> }> {
   const file = join(tmpdir(), `tessera-bench-${randomBytes(4).toString('hex')}.json`);
   const child = spawn(
     process.execPath,
@@ -64,7 +64,7 @@ async function startServer(schema: string): Promise<{ port: number; pid: number;
       '--import',
       import.meta.resolve('tsx'),
       join(root, 'bench/server.ts'), url, schema, file, String(distinctTokens), String(chains), '50'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production', BENCH_AUDIT: audit ? 'on' : 'off' } },
   );
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
@@ -187,6 +187,79 @@ async function rawArgon2(): Promise<number> {
   return count / seconds;
 }
 
+/** A refresh load on its own chains: each token presented once, its successor queued again. */
+function refreshLoad(base: string, queue: string[]) {
+  return cannon({
+    url: `${base}/auth/refresh`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => ({ ...request, body: JSON.stringify({ refresh_token: queue.shift() }) }),
+        onResponse: (status, body) => {
+          if (status === 200) queue.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+        },
+      },
+    ],
+  });
+}
+
+function loginLoad(base: string, users: string[], password: string) {
+  let n = 0;
+  return cannon({
+    url: `${base}/auth/login`,
+    method: 'POST',
+    connections: 16,
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ username: users[n++ % users.length], password }) }) }],
+  });
+}
+
+/**
+ * (d) What the audit trail costs: the same server with and without audit records (every sign-in
+ * and refresh writes one or more records in its transaction), interleaved per round, one loaded at
+ * a time.
+ */
+async function auditCost(record: (key: string, value: number) => void): Promise<void> {
+  const schemas = [`tessera_bench_${randomBytes(4).toString('hex')}`, `tessera_bench_${randomBytes(4).toString('hex')}`];
+  for (const schema of schemas) await withPool((pool) => pool.query(`CREATE SCHEMA ${schema}`));
+  const servers: Awaited<ReturnType<typeof startServer>>[] = [];
+  try {
+    servers.push(await startServer(schemas[0]!, true), await startServer(schemas[1]!, false));
+    const [on, off] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const queues: [string[], string[]] = [[...on.tokens.refreshTokens], [...off.tokens.refreshTokens]];
+    // Every refresh round first: sign-ins end the oldest sessions of a user (the session limit),
+    // which would cut the refresh chains.
+    for (let round = 0; round < rounds; round += 1) {
+      serverPid = on.pid;
+      const refreshOn = await refreshLoad(`http://127.0.0.1:${on.port}`, queues[0]);
+      serverPid = off.pid;
+      const refreshOff = await refreshLoad(`http://127.0.0.1:${off.port}`, queues[1]);
+      assertClean('refresh, audit on', refreshOn);
+      assertClean('refresh, audit off', refreshOff);
+      record('auditRefreshOn', refreshOn.requests.average);
+      record('auditRefreshOff', refreshOff.requests.average);
+      record('auditRefreshRatio', refreshOn.requests.average / refreshOff.requests.average);
+      if (process.env.BENCH_ONLY) console.log(`audit: refresh ${Math.round(refreshOn.requests.average)} vs ${Math.round(refreshOff.requests.average)}/s`);
+    }
+    for (let round = 0; round < rounds; round += 1) {
+      serverPid = on.pid;
+      const loginOn = await loginLoad(`http://127.0.0.1:${on.port}`, on.tokens.users, on.tokens.password);
+      serverPid = off.pid;
+      const loginOff = await loginLoad(`http://127.0.0.1:${off.port}`, off.tokens.users, off.tokens.password);
+      assertClean('login, audit on', loginOn);
+      assertClean('login, audit off', loginOff);
+      record('auditLoginOn', loginOn.requests.average);
+      record('auditLoginOff', loginOff.requests.average);
+      record('auditLoginRatio', loginOn.requests.average / loginOff.requests.average);
+      if (process.env.BENCH_ONLY) console.log(`audit: login ${Math.round(loginOn.requests.average)} vs ${Math.round(loginOff.requests.average)}/s`);
+    }
+  } finally {
+    for (const server of servers) await server.stop();
+    for (const schema of schemas) await withPool((pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+  }
+}
+
 async function main(): Promise<void> {
   const schema = `tessera_bench_${randomBytes(4).toString('hex')}`;
   await withPool((pool) => pool.query(`CREATE SCHEMA ${schema}`));
@@ -292,6 +365,7 @@ async function main(): Promise<void> {
     await server.stop();
     await withPool((pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
   }
+  if (only('audit')) await auditCost(record);
 
   const limiter = only('login') ? await limiterCost() : { memory: NaN, redis: undefined };
   const m = (key: string) => median(rows[key] ?? [NaN]);
@@ -327,6 +401,13 @@ why some targets are not met here: [performance.md](performance.md).
 | --- | ---: | ---: | --- |
 | raw argon2id verify (m=19456, t=2, p=1), 4 in flight | ${fmt(m('rawArgon2'))} | 1.00× | |
 | POST /auth/login, 16 connections | ${fmt(m('login'))} | ${ratio(m('loginRatio'))} | ≥ 0.85× |
+
+## Cost of the audit trail: the same server with audit records on and off
+
+| variant | audit on, per second | audit off, per second | ratio on/off | target |
+| --- | ---: | ---: | ---: | --- |
+| POST /auth/refresh (records: \`refresh_token.rotated\`, in the rotation transaction) | ${fmt(m('auditRefreshOn'))} | ${fmt(m('auditRefreshOff'))} | ${ratio(m('auditRefreshRatio'))} | ≥ 0.90× |
+| POST /auth/login (records: \`session.created\`, \`login.succeeded\`, in the session transaction) | ${fmt(m('auditLoginOn'))} | ${fmt(m('auditLoginOff'))} | ${ratio(m('auditLoginRatio'))} | ≥ 0.90× |
 
 GET /healthz p99 while sign-in is loaded (a probe of 100 requests/s alongside): **${m('healthzP99')} ms**.
 The sign-in path includes the password input checks, the overall per-IP limit, both sign-in rate

@@ -22,7 +22,8 @@ const config = parseConfig({
   TESSERA_LOG_LEVEL: 'silent',
 });
 const db = openPostgresDb({ connectionString: url, schema });
-const tessera = await createTessera(config, { db });
+// BENCH_AUDIT=off: the same server without audit records, to measure what auditing costs.
+const tessera = await createTessera(config, { db, audit: process.env.BENCH_AUDIT !== 'off' });
 const app = await buildApp(tessera);
 app.get('/bench/bare', async () => ({ ok: true }));
 await app.listen({ port: 0, host: '127.0.0.1' });

@@ -174,6 +174,7 @@ for (const backend of testBackends()) {
         assert.equal(stats.stores.database.up && stats.stores.hot_state.up, true);
 
         // The chain verifies; an edit in the database is caught and named.
+        await t.tessera.auditChain.flush();
         const verified = await t.tessera.stores.audit.verify();
         assert.equal(verified.broken, undefined);
         assert.ok(verified.records >= records.length);

@@ -11,6 +11,7 @@ import { sqlResetTokenStore } from './store/sql/reset-token-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
 import { isAuthError } from './errors/auth-error.js';
+import { createAuditChainer, type AuditChainer } from './audit/chainer.js';
 import { createAuditRecorder } from './audit/recorder.js';
 import { startAuditRetention } from './audit/retention.js';
 import { createDetector, type Detector } from './detection/detector.js';
@@ -65,6 +66,8 @@ export interface Tessera {
   readonly ipBlocks: IpBlocks;
   readonly detection: Detector;
   readonly stats: StatsService;
+  /** Moves recorded events into the hash chain; `flush` before reading the log. */
+  readonly auditChain: AuditChainer;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -285,6 +288,9 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       onPruned: (result) => logger?.info({ removed: result.removed, throughSeq: result.throughSeq }, 'expired audit records removed'),
       onError: (error) => logger?.warn({ err: error }, 'audit retention failed'),
     });
+    // Recorded events join the hash chain just after their transaction commits (ADR 005).
+    const auditChain = createAuditChainer({ audit: stores.audit, logger });
+    const stopChaining = events.subscribe(() => auditChain.trigger());
     const hot = hotState;
 
     return {
@@ -305,6 +311,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       ipBlocks,
       detection,
       stats,
+      auditChain,
       protection,
       passwordReset,
       changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
@@ -323,6 +330,8 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
         clearInterval(sealedSweep);
         clearInterval(outboxTimer);
         await auditRetention.stop();
+        stopChaining();
+        await auditChain.stop();
         metrics.close();
         detection.stop();
         stats.stop();

@@ -86,7 +86,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): EventRecorde
       return undefined;
     }
     const started = performance.now();
-    const record = await (tx ?? options.stores).audit.append(auditRecordOf(event));
+    const record = auditRecordOf(event);
+    await (tx ?? options.stores).audit.enqueue(record);
     options.observe?.((performance.now() - started) / 1000);
     return record;
   };

@@ -56,6 +56,14 @@ export interface PruneResult {
 /** The tamper-evident audit log. */
 export interface AuditStore {
   /**
+   * Writes a record where it is durable at once and costs no lock: in the transaction of the
+   * change it describes (the store of that transaction), or on its own. It joins the hash chain
+   * when `chainPending` next runs (ADR 005).
+   */
+  enqueue(record: AuditRecord): Promise<void>;
+  /** Moves up to `limit` committed pending records into the chain, oldest first. Returns how many. */
+  chainPending(limit: number): Promise<number>;
+  /**
    * Appends a record to the hash chain. Concurrent writers are serialised (a transaction-level
    * advisory lock), so each record links to the one inserted just before it. Call it inside the
    * transaction of the change it describes.

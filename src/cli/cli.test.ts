@@ -107,7 +107,7 @@ describe('tessera command', () => {
       };
       const first = runCli(['migrate'], { cwd, env });
       assert.equal(await first.exited(), 0, first.output());
-      assert.match(first.output(), /applied migrations 1, 2, 3, 4, 5, 6/);
+      assert.match(first.output(), /applied migrations 1, 2, 3, 4, 5, 6, 7/);
       const second = runCli(['migrate'], { cwd, env });
       assert.equal(await second.exited(), 0, second.output());
       assert.match(second.output(), /up to date/);
@@ -116,7 +116,7 @@ describe('tessera command', () => {
       );
       assert.deepEqual(
         tables.rows.map((row) => row.table_name),
-        ['audit_log', 'incidents', 'outbox', 'password_history', 'password_reset_tokens', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
+        ['audit_log', 'audit_pending', 'incidents', 'outbox', 'password_history', 'password_reset_tokens', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
       );
 
       // `tessera audit verify` on that schema: an empty chain, then a chain of two, then a tampered one.

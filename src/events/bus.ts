@@ -1,4 +1,4 @@
-import type { ChainedAuditRecord } from '../audit/record.js';
+import type { AuditRecord } from '../audit/record.js';
 import type { Stores } from '../store/stores.js';
 
 /**
@@ -61,10 +61,10 @@ export type SecurityEvent = {
  * Writes an event's audit record: inside `tx` when given (the transaction of the change), else in
  * its own transaction. Undefined when the event is not recorded (sampled out, or auditing off).
  */
-export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<ChainedAuditRecord | undefined>;
+export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<AuditRecord | undefined>;
 
-/** Hears every event after it is durable: its audit record is written and committed. */
-export type EventListener = (event: SecurityEvent, record: ChainedAuditRecord | undefined) => void;
+/** Hears every event after it is durable: its audit record is written and committed (not yet chained). */
+export type EventListener = (event: SecurityEvent, record: AuditRecord | undefined) => void;
 
 export interface EventBus {
   /**
@@ -92,7 +92,7 @@ export interface EventBusOptions {
 export function createEventBus(options: EventBusOptions): EventBus {
   const listeners = new Set<EventListener>();
 
-  function deliver(event: SecurityEvent, record: ChainedAuditRecord | undefined): void {
+  function deliver(event: SecurityEvent, record: AuditRecord | undefined): void {
     for (const listener of listeners) {
       try {
         listener(event, record);

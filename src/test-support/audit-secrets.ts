@@ -62,7 +62,9 @@ export function guardAuditAgainstSecrets(app: FastifyInstance): { assertClean(db
       // A test that shut its database down on purpose (readiness, faults) left nothing to read.
       if (!(await db.ping().then(() => true, () => false))) return;
       const rows = await db.query<{ seq: string; record: string }>(
-        `SELECT seq::text AS seq, concat_ws(' ', type, user_agent, request_id, ip, details::text) AS record FROM audit_log`,
+        `SELECT seq::text AS seq, concat_ws(' ', type, user_agent, request_id, ip, details::text) AS record FROM audit_log
+         UNION ALL
+         SELECT 'pending ' || pending_seq::text, concat_ws(' ', type, user_agent, request_id, ip, details::text) FROM audit_pending`,
       );
       for (const row of rows) {
         for (const shape of secretShapes) {

@@ -110,6 +110,7 @@ for (const backend of testBackends()) {
         const response = await login(t, { username: 'alice', password: 'not the password at all' }, { 'user-agent': agent, 'x-request-id': `ua-${i}` });
         assert.equal(response.statusCode, 401);
       }
+      await t.tessera.auditChain.flush();
       const rows = await database.db.query<{ request_id: string; user_agent: string }>(
         `SELECT request_id, user_agent FROM audit_log WHERE request_id LIKE 'ua-%'`,
       );

@@ -29,6 +29,7 @@ export async function adminAuditRoutes(base: FastifyInstance, { tessera }: { tes
       const limit = parseAuditLimit(request.query.limit);
       const beforeSeq = decodeAuditCursor(request.query.cursor);
       // One more than asked: whether a next page exists, without an empty last page.
+      await tessera.auditChain.flush();
       const records = await tessera.stores.audit.list(filter, { limit: limit + 1, ...(beforeSeq === undefined ? {} : { beforeSeq }) });
       const page = records.slice(0, limit);
       const last = page.at(-1);
@@ -49,6 +50,7 @@ export async function adminAuditRoutes(base: FastifyInstance, { tessera }: { tes
       const format = request.query.format ?? 'jsonl';
       // The first chunk (the first batch) is read before any header is set: a database failure
       // is then an ordinary JSON error answer, not a cut-off file.
+      await tessera.auditChain.flush();
       const chunks = exportAuditRecords(tessera.stores.audit, { format, filter });
       const first = await chunks.next();
       // Pull-based: the next batch is queried only when the socket has taken the previous one,

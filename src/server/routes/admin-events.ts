@@ -41,7 +41,10 @@ function frame(record: ChainedAuditRecord): string {
 /** Where a stream starts: after Last-Event-ID (a resume), else after the newest record now. */
 async function startingSeq(request: FastifyRequest, tessera: Tessera): Promise<number> {
   const header = request.headers['last-event-id'];
-  if (header === undefined) return (await tessera.stores.audit.head())?.seq ?? 0;
+  if (header === undefined) {
+    await tessera.auditChain.flush();
+    return (await tessera.stores.audit.head())?.seq ?? 0;
+  }
   if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) {
     throw new AuthError('invalid_request', { description: 'Last-Event-ID must be the id of an event of this stream.' });
   }
@@ -128,6 +131,7 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
       try {
         await send(`retry: 2000\n: tessera security events\n\n`);
         while (!closed) {
+          await tessera.auditChain.flush();
           const records = await tessera.stores.audit.listAfter(lastSeq, batchSize);
           for (const record of records) {
             if (closed) break;

@@ -59,6 +59,85 @@ export async function lockAuditChain(tx: Queryable): Promise<void> {
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext('tessera.audit.' || current_schema()))`);
 }
 
+const recordColumns = 'id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details';
+
+/** A record's values in `recordColumns` order (details as JSON text). */
+function recordValues(record: AuditRecord): unknown[] {
+  return [
+    record.id,
+    record.at,
+    record.type,
+    record.outcome,
+    record.userId,
+    record.sessionId,
+    record.ip,
+    record.userAgent,
+    record.requestId,
+    record.severity,
+    JSON.stringify(record.details),
+  ];
+}
+
+/** `($1, …, ($11::text)::jsonb)` for the n-th row of a multi-row insert of `width` columns. */
+function placeholders(row: number, width: number): string {
+  const at = (i: number) => `$${row * width + i + 1}`;
+  const values = Array.from({ length: width }, (_, i) => (i === 10 ? `(${at(i)}::text)::jsonb` : at(i)));
+  return `(${values.join(', ')})`;
+}
+
+/**
+ * Writes a record without taking the chain lock: into `audit_pending`, in the caller's
+ * transaction. Durable when that commits; chained by `chainPendingAudit` shortly after.
+ */
+export async function enqueueAudit(db: Queryable, record: AuditRecord): Promise<void> {
+  await db.query(`INSERT INTO audit_pending (${recordColumns}) VALUES ${placeholders(0, 11)}`, recordValues(record));
+}
+
+interface PendingRow extends Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'> {
+  pending_seq: string;
+}
+
+/**
+ * Moves up to `limit` committed pending records into the chain, oldest first, under the lock:
+ * one transaction, two statements whatever the batch size. Returns how many moved.
+ */
+export async function chainPendingAudit(tx: Queryable, limit: number): Promise<number> {
+  await lockAuditChain(tx);
+  const pending = await tx.query<PendingRow>(
+    `DELETE FROM audit_pending WHERE pending_seq IN (SELECT pending_seq FROM audit_pending ORDER BY pending_seq LIMIT $1)
+     RETURNING pending_seq::text AS pending_seq, ${recordColumns}`,
+    [limit],
+  );
+  if (pending.length === 0) return 0;
+  pending.sort((a, b) => Number(a.pending_seq) - Number(b.pending_seq));
+  const last = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1');
+  let prevHash = last[0]?.hash ?? genesisHash;
+  const params: unknown[] = [];
+  const rows: string[] = [];
+  pending.forEach((row, index) => {
+    const record: AuditRecord = {
+      id: row.id,
+      at: row.at,
+      type: row.type,
+      outcome: row.outcome,
+      userId: row.user_id,
+      sessionId: row.session_id,
+      ip: row.ip,
+      userAgent: row.user_agent,
+      requestId: row.request_id,
+      severity: row.severity,
+      details: row.details,
+    };
+    const hash = chainHash(prevHash, record);
+    params.push(...recordValues(record), prevHash, hash);
+    rows.push(placeholders(index, 13));
+    prevHash = hash;
+  });
+  // Rows are inserted in list order, so their identity seq follows the chain.
+  await tx.query(`INSERT INTO audit_log (${recordColumns}, prev_hash, hash) VALUES ${rows.join(', ')}`, params);
+  return pending.length;
+}
+
 /** Appends under the lock; must run inside a transaction (the lock is transaction-scoped). */
 export async function appendAudit(tx: Queryable, record: AuditRecord): Promise<ChainedAuditRecord> {
   await lockAuditChain(tx);

@@ -1,7 +1,7 @@
 import { chainHash, genesisHash, type AuditRecord, type ChainedAuditRecord } from '../../audit/record.js';
 import type { AuditStore, ChainVerification } from '../../audit/store.js';
 import type { Db, Queryable } from './db.js';
-import { appendAudit, auditColumns, chainContent, toAuditRecord, type AuditRow } from './audit-chain.js';
+import { appendAudit, auditColumns, chainContent, chainPendingAudit, enqueueAudit, toAuditRecord, type AuditRow } from './audit-chain.js';
 import { auditHead, listAudit, scanAudit } from './audit-query.js';
 import { latestAnchor, pruneAudit, type PruningAnchor } from './audit-retention.js';
 
@@ -47,6 +47,10 @@ export function sqlAuditStore(db: Queryable, root?: Db): AuditStore {
   return {
     append: (record: AuditRecord): Promise<ChainedAuditRecord> =>
       root ? root.transaction((tx) => appendAudit(tx, record)) : appendAudit(db, record),
+
+    enqueue: (record) => enqueueAudit(db, record),
+
+    chainPending: (limit) => (root ? root.transaction((tx) => chainPendingAudit(tx, limit)) : chainPendingAudit(db, limit)),
 
     async verify() {
       // A prune between reading the anchor and reaching the oldest record would look like a

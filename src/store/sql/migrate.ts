@@ -6,6 +6,7 @@ import { passwordHistory } from './migrations/003-password-history.js';
 import { passwordReset } from './migrations/004-password-reset.js';
 import { audit } from './migrations/005-audit.js';
 import { incidents } from './migrations/006-incidents.js';
+import { auditPending } from './migrations/007-audit-pending.js';
 
 export interface Migration {
   /** Consecutive from 1; never reused. */
@@ -16,7 +17,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append new ones; never edit a released one. */
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending];
 
 export interface MigrationResult {
   applied: number[];
