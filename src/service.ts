@@ -11,6 +11,7 @@ import { sqlResetTokenStore } from './store/sql/reset-token-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
 import { isAuthError } from './errors/auth-error.js';
+import { auditAnchorKey } from './audit/anchor.js';
 import { createAuditChainer, type AuditChainer } from './audit/chainer.js';
 import { createAuditRecorder } from './audit/recorder.js';
 import { startAuditRetention } from './audit/retention.js';
@@ -145,7 +146,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
   try {
     await migrate(db);
     hotState = deps.hotState ?? (await openHotState(config, logger));
-    const stores = sqlStores(db);
+    const stores = sqlStores(db, { anchorKey: auditAnchorKey(config.secret) });
     const events = createEventBus({
       now: () => clock.now(),
       ...(deps.audit === false

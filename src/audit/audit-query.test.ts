@@ -36,7 +36,7 @@ describe('CSV cells (RFC 4180, OWASP CSV injection)', () => {
       ['+1', `'+1`],
       ['-1', `'-1`],
       ['@A1', `'@A1`],
-      ['\tx', `'\tx`],
+      ['\tx', `"'\tx"`],
       ['\rx', `"'\rx"`],
       ['a,b', '"a,b"'],
       ['say "hi"', '"say ""hi"""'],
@@ -44,9 +44,16 @@ describe('CSV cells (RFC 4180, OWASP CSV injection)', () => {
       ['=HYPERLINK("http://x")', `"'=HYPERLINK(""http://x"")"`],
       ['1-1', '1-1'],
       [' =1', ' =1'],
+      // A `;` or TAB separates cells in some locales: such a cell is quoted so no part starts a formula.
+      ["Mozilla;=cmd|' /C calc'!A0;", `"Mozilla;=cmd|' /C calc'!A0;"`],
+      ['a;b', '"a;b"'],
+      ['a\t=1', '"a\t=1"'],
+      ['\t=1', `"'\t=1"`],
+      ['=1;2', `"'=1;2"`],
     ];
     for (const [value, expected] of cases) assert.equal(csvCell(value), expected, JSON.stringify(value));
     assert.equal(csvLine(['a', '=b', 'c,d']), `a,'=b,"c,d"\r\n`);
+    assert.equal(csvLine(['x;=1', 'y']), `"x;=1",y\r\n`);
   });
 });
 

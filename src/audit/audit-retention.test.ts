@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, mock } from 'node:test';
 import { ManualClock } from '../clock.js';
+import { auditAnchorKey } from './anchor.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import type { Queryable } from '../store/sql/db.js';
 import { testBackends, type TestDatabase } from '../test-support/databases.js';
@@ -113,6 +114,29 @@ for (const backend of testBackends()) {
         await db.query('DELETE FROM audit_log WHERE seq <= $1', [result.anchor.seq]);
         assert.deepEqual((await audit.verify()).broken, { seq: after[0]!.seq, id: after[0]!.id, reason: 'head_removed' });
       }));
+
+    it('with the anchor key: a signed anchor verifies; a forged one hiding recent records is caught', async () => {
+      const database = await backend.open();
+      try {
+        const key = auditAnchorKey('anchor-test-secret-anchor-test-secret-01234');
+        const audit = sqlAuditStore(database.db, database.db, { anchorKey: key });
+        const appended = await appendSeconds(audit, 20);
+        await audit.prune(new Date(t0 + 5 * second), new Date(t0 + 30 * second));
+        const signed = await audit.verify();
+        assert.equal(signed.broken, undefined);
+
+        // An intruder deletes recent records and appends an anchor that "explains" the gap,
+        // recomputing the unkeyed hash: the head an operator recorded still matches.
+        const cutTo = appended[14]!;
+        await database.db.query('DELETE FROM audit_log WHERE audit_log.seq <= $1', [cutTo.seq]);
+        await audit.append({ ...record(t0 + 40 * second), type: 'audit.pruned', details: { throughSeq: cutTo.seq, throughHash: cutTo.hash, removed: 15, before: new Date(t0 + 15 * second).toISOString() } });
+        assert.equal((await sqlAuditStore(database.db, database.db).verify()).broken, undefined, 'without the key the forgery passes');
+        const caught = await audit.verify();
+        assert.equal(caught.broken?.reason, 'anchor_forged');
+      } finally {
+        await database.cleanup();
+      }
+    });
 
     it('prunes twice (the first anchor itself expiring), and a run with nothing old enough writes nothing', () =>
       withLog(async (audit, { db }) => {

@@ -68,11 +68,12 @@ export const csvColumns = [
 /**
  * One CSV cell. A spreadsheet runs a cell starting with `=`, `+`, `-` or `@` (or TAB or CR,
  * which some strip first) as a formula: such a cell gets a leading `'` (OWASP, CSV injection).
- * Then RFC 4180 §2: a cell holding `"`, `,`, CR or LF is quoted, its quotes doubled.
+ * Then RFC 4180 §2: a cell holding `"`, `,`, CR or LF is quoted, its quotes doubled; so is one
+ * holding `;` or TAB, which some locales read as the separator (a later part could start a formula).
  */
 export function csvCell(value: string): string {
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  return /[",;\t\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 /** One CSV line, CRLF-terminated (RFC 4180 §2). */

@@ -46,11 +46,18 @@ function text(raw: unknown, where: ParameterName, parameter: string, maxLength =
   return raw;
 }
 
+/** The instants SQL timestamps hold on every backend: years 0001 to 9999 UTC (PGlite refuses the rest). */
+const earliest = Date.parse('0001-01-01T00:00:00.000Z');
+const latest = Date.parse('9999-12-31T23:59:59.999Z');
+
 function daysIn(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
-/** A strict ISO-8601 time (years 0001–9999; no rolled-over dates such as February 30). */
+/**
+ * A strict ISO-8601 time (years 0001–9999; no rolled-over dates such as February 30). The offset
+ * applied, the instant must still fall in years 0001–9999 UTC: `0001-01-01T00:00:00+14:00` does not.
+ */
 export function parseIsoTime(value: string, where: ParameterName, parameter: string): Date {
   const match = isoTime.exec(value);
   const [year, month, day, hour, minute, second] = (match?.slice(1, 7) ?? []).map((part) => (part === undefined ? 0 : Number(part)));
@@ -66,6 +73,7 @@ export function parseIsoTime(value: string, where: ParameterName, parameter: str
     second! <= 59;
   const time = valid ? Date.parse(value.toUpperCase().replace(' ', '+')) : Number.NaN;
   if (Number.isNaN(time)) throw invalid(where, parameter, 'must be an ISO-8601 time such as 2030-01-31T12:00:00Z');
+  if (time < earliest || time > latest) throw invalid(where, parameter, 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z');
   return new Date(time);
 }
 

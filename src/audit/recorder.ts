@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventRecorder, SecurityEvent, SecurityEventType } from '../events/bus.js';
+import { networkOf } from '../protection/network.js';
 import type { RateLimiter } from '../store/hot/hot-state.js';
 import type { Stores } from '../store/stores.js';
 import type { AuditOutcome, AuditRecord, AuditSeverity } from './record.js';
@@ -82,7 +83,7 @@ export interface AuditRecorderOptions {
 /** The recorder that writes every event to the hash-chained audit log. */
 export function createAuditRecorder(options: AuditRecorderOptions): EventRecorder {
   return async (event, tx) => {
-    if (sampledTypes.has(event.type) && !(await options.sampler.consume(`${event.type}:${event.context.ip ?? 'unknown'}`)).allowed) {
+    if (sampledTypes.has(event.type) && !(await options.sampler.consume(`${event.type}:${networkOf(event.context.ip ?? 'unknown')}`)).allowed) {
       return undefined;
     }
     const started = performance.now();

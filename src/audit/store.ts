@@ -9,7 +9,7 @@ export interface ChainBreak {
    * moved. `head_removed`: the oldest remaining record does not link to the start of the chain
    * nor to the latest pruning anchor: records were deleted from the head outside retention.
    */
-  reason: 'hash_mismatch' | 'link_broken' | 'head_removed';
+  reason: 'hash_mismatch' | 'link_broken' | 'head_removed' | 'anchor_forged';
 }
 
 /** Where the chain ends: what an operator records outside the database to detect truncation. */

@@ -1,3 +1,4 @@
+import { auditAnchorKey } from '../audit/anchor.js';
 import type { ChainBreak } from '../audit/store.js';
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../service.js';
@@ -10,6 +11,7 @@ const usage = `Usage: tessera audit verify\n${auditExportUsage}`;
 const explanations: Record<ChainBreak['reason'], string> = {
   hash_mismatch: 'its contents do not match its hash (edited)',
   link_broken: 'it does not link to the record before it (a record was removed, inserted or moved)',
+  anchor_forged: 'this retention anchor does not carry a valid signature: records may have been deleted and the gap dressed up as retention',
   head_removed: 'it does not link to the start of the chain nor to the latest retention anchor (the oldest records were deleted outside retention)',
 };
 
@@ -28,7 +30,7 @@ export async function auditCommand(args: string[]): Promise<number> {
   const db = await openDatabase(config);
   try {
     await migrate(db);
-    const audit = sqlAuditStore(db, db);
+    const audit = sqlAuditStore(db, db, { anchorKey: auditAnchorKey(config.secret) });
     // Records a stopped server wrote but had not chained yet (ADR 005) join the chain first.
     let chained = 0;
     for (let moved = await audit.chainPending(500); moved > 0; moved = await audit.chainPending(500)) chained += moved;

@@ -99,7 +99,7 @@ for (const backend of testBackends()) {
         assert.equal((await loginFrom(t, '198.51.100.1', { username: 'victim', password: strongPassword })).statusCode, 200);
 
         // Repeats update the open incident instead of opening another.
-        t.clock.advance(1000);
+        t.clock.advance(11_000);
         await loginFrom(t, '203.0.113.10', { username: 'victim', password: 'one more guess' });
         const again = await incidents(t, admin, '?type=brute_force');
         assert.equal(again.length, 1);
@@ -189,7 +189,7 @@ for (const backend of testBackends()) {
           hs256({ ...header, alg: 'HS256' }, payload, keys.publicPem), // RS/HS confusion
         ];
         for (const token of forged.slice(0, detectionRules.forgedTokens.tokens)) {
-          const response = await t.app.inject({ url: '/auth/verify', headers: { authorization: `Bearer ${token}` }, remoteAddress: '203.0.113.66' });
+          const response = await t.app.inject({ url: '/auth/me', headers: { authorization: `Bearer ${token}` }, remoteAddress: '203.0.113.66' });
           assert.equal(response.statusCode, 401);
           await settle(t);
         }
@@ -202,6 +202,45 @@ for (const backend of testBackends()) {
         assert.equal(incident.subject, 'ip:203.0.113.66');
         assert.equal((await loginFrom(t, '203.0.113.66', { username: 'honest', password: strongPassword })).statusCode, 403);
         assert.equal((await loginFrom(t, '203.0.113.67', { username: 'honest', password: strongPassword })).statusCode, 200);
+
+        // The same forgeries through /auth/verify come from a proxy or a backend: an incident,
+        // but the caller's address is never blocked.
+        for (const token of forged.slice(0, detectionRules.forgedTokens.tokens)) {
+          await t.app.inject({ url: '/auth/verify', headers: { authorization: `Bearer ${token}` }, remoteAddress: '10.0.0.2' });
+          await settle(t);
+        }
+        const viaProxy = (await incidents(t, admin)).filter((i) => i.subject === 'ip:10.0.0.2');
+        assert.equal(viaProxy.length, 1);
+        assert.equal((await loginFrom(t, '10.0.0.2', { username: 'honest', password: strongPassword })).statusCode, 200);
+      });
+    });
+
+    it('counts an IPv6 attacker by its /64, and a flood after the block is one block record, not one per request', async () => {
+      await withApp(backend, async (t, admin) => {
+        for (let i = 0; i < detectionRules.passwordSpraying.accounts; i += 1) {
+          t.clock.advance(1000);
+          // A new address of the same /64 for every attempt.
+          await loginFrom(t, `2001:db8:66:1::${(i + 1).toString(16)}`, { username: `v6-target-${i}`, password: 'Spring2026!' });
+          await settle(t);
+        }
+        const incident = await onlyIncident(t, admin);
+        assert.equal(incident.type, 'password_spraying');
+        assert.equal(incident.subject, 'ip:2001:db8:66:1::/64');
+        assert.equal((await loginFrom(t, '2001:db8:66:1:abcd::99', { username: 'v6-target-0', password: 'x'.repeat(12) })).statusCode, 403, 'the whole /64');
+        assert.notEqual((await loginFrom(t, '2001:db8:66:2::1', { username: 'v6-target-0', password: 'y'.repeat(12) })).statusCode, 403, 'not the next /64');
+
+        // Forged tokens keep coming from the blocked network.
+        for (let i = 0; i < 40; i += 1) {
+          await t.app.inject({ url: '/auth/me', headers: { authorization: `Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUifQ.eyJzdWIiOiJ4In0.${'A'.repeat(40)}` }, remoteAddress: `2001:db8:66:1::${i + 100}` });
+          await settle(t);
+        }
+        await t.tessera.auditChain.flush();
+        const blocks = await t.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_log WHERE type = 'ip.blocked'`);
+        assert.equal(Number(blocks[0]!.n), 1);
+        const rejected = await t.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_log WHERE type = 'token.rejected'`);
+        assert.equal(Number(rejected[0]!.n), 10, 'token.rejected is sampled per /64');
+        const forged = (await incidents(t, admin, '?type=forged_tokens'))[0]!;
+        assert.ok(forged.count <= 2, `incident updates are throttled (count ${forged.count})`);
       });
     });
 
@@ -260,7 +299,21 @@ for (const backend of testBackends()) {
           assert.equal(response.statusCode, status, `${id} ${JSON.stringify(body)}: ${response.body}`);
           assert.equal(typeof (response.json() as { error: string }).error, 'string');
         }
-        for (const query of ['?status=bogus', '?type=nope', '?limit=0', '?limit=abc', '?cursor=!!', '?cursor=AAAA', '?other=1']) {
+        const cursor = (text: string) => `?cursor=${Buffer.from(text).toString('base64url')}`;
+        for (const query of [
+          '?status=bogus',
+          '?type=nope',
+          '?limit=0',
+          '?limit=abc',
+          '?cursor=!!',
+          '?cursor=AAAA',
+          '?other=1',
+          // Matches the cursor's shape but is not a UUID, or is a time past year 9999.
+          cursor(`1700000000000.${'-'.repeat(36)}`),
+          cursor(`1700000000000.${'0'.repeat(36)}`),
+          cursor(`999999999999999.${incident!.id}`),
+          cursor(`253402300800000.${incident!.id}`),
+        ]) {
           const response = await t.app.inject({ url: `/admin/incidents${query}`, headers: { authorization: `Bearer ${admin}` } });
           assert.equal(response.statusCode, 400, `${query}: ${response.body}`);
         }

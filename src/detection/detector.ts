@@ -4,6 +4,7 @@ import type { EventBus, SecurityEvent } from '../events/bus.js';
 import type { IncidentTrigger } from '../incidents/incident.js';
 import type { IncidentService } from '../incidents/service.js';
 import type { IpBlocks } from '../protection/ip-blocks.js';
+import { networkOf } from '../protection/network.js';
 import type { HotState } from '../store/hot/hot-state.js';
 import type { StoreSet } from '../store/stores.js';
 
@@ -22,6 +23,19 @@ export const detectionRules = {
   /** How long a user's addresses and devices are remembered as known. */
   knownDevices: { windowMs: 90 * 24 * 60 * minute },
 } as const;
+
+/**
+ * Where access tokens are checked for other services (forward-auth proxies, gateways, backends):
+ * the caller's address is theirs, not the client's, so a forgery seen there raises an incident
+ * but never blocks the address, or anyone could get a proxy blocked with five garbage tokens.
+ */
+const verificationEndpoints: ReadonlySet<string> = new Set(['/auth/verify', '/auth/introspect']);
+
+/** Failure reasons that tested a password: a locked name tests nothing, a disabled user had it right. */
+const guessReasons: ReadonlySet<string> = new Set(['unknown_user', 'wrong_password']);
+
+/** A rule that keeps firing updates its incident at most this often (per instance). */
+const raiseIntervalMs = 10_000;
 
 export interface Detector {
   /** Resolves when every event heard so far has been evaluated (tests, shutdown). */
@@ -56,8 +70,16 @@ function digest(value: string): string {
 export function createDetector(options: DetectorOptions): Detector {
   const { hotState, incidents, ipBlocks, stores, logger } = options;
   const pending = new Set<Promise<void>>();
+  const lastRaised = new Map<string, number>();
 
   async function raise(event: SecurityEvent, trigger: Omit<IncidentTrigger, 'at'>, blockIp?: string): Promise<void> {
+    // A flood keeps a rule firing on every request: one incident update per interval is evidence
+    // enough, and keeps the flood from turning into database writes.
+    const key = `${trigger.type}|${trigger.subject}`;
+    const last = lastRaised.get(key);
+    if (last !== undefined && event.at - last < raiseIntervalMs && event.at >= last) return;
+    if (lastRaised.size >= 10_000) lastRaised.clear();
+    lastRaised.set(key, event.at);
     await incidents.raise({ ...trigger, at: new Date(event.at) }, event.context);
     if (blockIp) await ipBlocks.block(blockIp, trigger.type, event.context);
   }
@@ -66,7 +88,8 @@ export function createDetector(options: DetectorOptions): Detector {
   const occurrence = (key: string, event: SecurityEvent, windowMs: number) => hotState.windowAdd(key, `${event.at}:${randomUUID()}`, event.at, windowMs);
 
   async function onLoginFailed(event: Extract<SecurityEvent, { type: 'login.failed' }>): Promise<void> {
-    const ip = event.context.ip ?? 'unknown';
+    if (!guessReasons.has(event.payload.reason)) return;
+    const ip = networkOf(event.context.ip ?? 'unknown');
     const account = event.payload.userId ? `user:${event.payload.userId}` : `name:${event.context.accountKey ?? 'unknown'}`;
     // Names that are no account are not named in an incident: a user may have typed a password there.
     const subject = event.payload.userId ? `user:${event.payload.userId}` : 'account:unknown';
@@ -111,7 +134,7 @@ export function createDetector(options: DetectorOptions): Detector {
   }
 
   async function onTokenRejected(event: Extract<SecurityEvent, { type: 'token.rejected' }>): Promise<void> {
-    const ip = event.context.ip ?? 'unknown';
+    const ip = networkOf(event.context.ip ?? 'unknown');
     const { forgedTokens } = detectionRules;
     const tokens = await occurrence(`det:forged:${ip}`, event, forgedTokens.windowMs);
     if (tokens.size < forgedTokens.tokens) return;
@@ -123,7 +146,7 @@ export function createDetector(options: DetectorOptions): Detector {
         subject: `ip:${ip}`,
         evidence: { tokens: tokens.size, ip, last_reason: event.payload.reason, last_endpoint: event.payload.endpoint, window: windowName(forgedTokens.windowMs / minute) },
       },
-      ip,
+      verificationEndpoints.has(event.payload.endpoint) ? undefined : ip,
     );
   }
 
@@ -133,7 +156,8 @@ export function createDetector(options: DetectorOptions): Detector {
     if (!session) return;
     const { windowMs } = detectionRules.knownDevices;
     const device = digest(session.deviceFingerprint ?? session.userAgent ?? 'none');
-    const ips = await hotState.windowAdd(`det:known-ip:${userId}`, session.ip ?? 'unknown', event.at, windowMs);
+    // By network: IPv6 privacy addresses change daily within the /64 of one household.
+    const ips = await hotState.windowAdd(`det:known-ip:${userId}`, networkOf(session.ip ?? 'unknown'), event.at, windowMs);
     const devices = await hotState.windowAdd(`det:known-device:${userId}`, device, event.at, windowMs);
     // The first sign-in we know of has nothing to compare with.
     const newIp = ips.added && ips.size > 1;

@@ -1,10 +1,14 @@
 import type { Clock } from '../clock.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { HotState } from '../store/hot/hot-state.js';
+import { networkOf } from './network.js';
 
 export interface IpBlocks {
-  /** Blocks `ip` from signing in for TESSERA_IP_BLOCK_DURATION (extends, never shortens, a block). */
-  block(ip: string, incidentType: string, context?: EventContext): Promise<void>;
+  /**
+   * Blocks the network of `ip` (the address, or its IPv6 /64) from signing in for
+   * TESSERA_IP_BLOCK_DURATION. A network already blocked stays as it is: true only for a new block.
+   */
+  block(ip: string, incidentType: string, context?: EventContext): Promise<boolean>;
   /** How long `ip` stays blocked (ms), or undefined when it is not. */
   remainingMs(ip: string): Promise<number | undefined>;
 }
@@ -16,14 +20,18 @@ export interface IpBlocks {
  */
 export function createIpBlocks(options: { hotState: HotState; events: EventBus; clock: Clock; durationMs: number }): IpBlocks {
   const { hotState, events, clock, durationMs } = options;
-  const key = (ip: string) => `ipblock:${ip}`;
+  const key = (ip: string) => `ipblock:${networkOf(ip)}`;
   return {
     async block(ip, incidentType, context) {
-      if (durationMs <= 0) return;
+      if (durationMs <= 0) return false;
       const now = clock.now();
+      const current = await hotState.getUntil(key(ip));
+      // One record per block, not one per request of a flood that continues while blocked.
+      if (current !== undefined && current > now) return false;
       const until = now + durationMs;
       await hotState.setUntil(key(ip), until, now);
-      await events.emit('ip.blocked', { blockedIp: ip, until, incidentType }, context);
+      await events.emit('ip.blocked', { blockedIp: networkOf(ip), until, incidentType }, context);
+      return true;
     },
     async remainingMs(ip) {
       const until = await hotState.getUntil(key(ip));

@@ -189,6 +189,11 @@ for (const backend of testBackends()) {
         ['since=2030-01-01T12:00:00', /since/],
         ['since=2030-01-01T12:00:60Z', /since/],
         ['until=10000-01-01T00:00:00Z', /until/],
+        // Valid wall times whose offset puts the instant outside years 0001-9999.
+        ['since=0001-01-01T00:00:00%2B14:00', /since/],
+        ['since=0001-01-01T00:00:00%2B00:01', /since/],
+        ['until=9999-12-31T23:59:59-14:00', /until/],
+        ['until=9999-12-31T23:59:59.999-00:01', /until/],
         ['until=2030-01-01T00:00:00.0000000001Z', /until/],
         ['since=2030-01-02&until=2030-01-01', /until/],
         ['since=2030-01-01&until=2030-01-01', /until/],

@@ -101,7 +101,7 @@ for (const backend of testBackends()) {
     let admin: string;
 
     before(async () => {
-      t = await startTestApp(backend, { app: { eventStream: { heartbeatMs: 200, pollMs: 100, drainTimeoutMs: 300, maxStreams: 4 } } });
+      t = await startTestApp(backend, { app: { eventStream: { heartbeatMs: 200, pollMs: 100, drainTimeoutMs: 300, maxStreams: 4, recheckMs: 100 } } });
       await t.app.listen({ host: '127.0.0.1', port: 0 });
       port = (t.app.server.address() as AddressInfo).port;
       await createUser(t, 'stream-admin', { roles: ['admin'] });
@@ -225,21 +225,34 @@ for (const backend of testBackends()) {
       socket.destroy();
     });
 
-    it('caps the number of open streams', async () => {
-      const streams = [];
+    it('caps the number of open streams, also against concurrent openings', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, () => openStream(port, { authorization: `Bearer ${admin}` })));
+      const streams = results.filter((r): r is EventStreamClient => r instanceof EventStreamClient);
       try {
-        for (let i = 0; i < 4; i += 1) {
-          const stream = await openStream(port, { authorization: `Bearer ${admin}` });
-          assert.ok(stream instanceof EventStreamClient);
-          streams.push(stream);
+        assert.equal(streams.length, 4);
+        for (const refused of results.filter((r): r is IncomingMessage => !(r instanceof EventStreamClient))) {
+          assert.equal(refused.statusCode, 503);
+          await bodyOf(refused);
         }
-        const refused = await openStream(port, { authorization: `Bearer ${admin}` });
-        assert.ok(!(refused instanceof EventStreamClient));
-        assert.equal(refused.statusCode, 503);
-        await bodyOf(refused);
       } finally {
         for (const stream of streams) stream.close();
       }
+    });
+
+    it('ends the stream once the admin signs out everywhere, or loses the role', async () => {
+      await createUser(t, 'leaving-admin', { roles: ['admin'] });
+      const first = await signIn(t, 'leaving-admin');
+      const stream = await openStream(port, { authorization: `Bearer ${first.access_token}` });
+      assert.ok(stream instanceof EventStreamClient);
+      const logoutAll = await t.app.inject({ method: 'POST', url: '/auth/logout-all', headers: { authorization: `Bearer ${first.access_token}` } });
+      assert.equal(logoutAll.statusCode, 204);
+      await stream.until(() => stream.ended, 'the stream to end after logout-all');
+
+      const second = await signIn(t, 'leaving-admin');
+      const again = await openStream(port, { authorization: `Bearer ${second.access_token}` });
+      assert.ok(again instanceof EventStreamClient);
+      await t.db.query(`UPDATE users SET roles = '{}' WHERE username = 'leaving-admin'`);
+      await again.until(() => again.ended, 'the stream to end after the role is removed');
     });
   });
 }

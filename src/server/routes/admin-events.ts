@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChainedAuditRecord } from '../../audit/record.js';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
-import { requireAdmin } from '../plugins/auth-context.js';
+import { bearerToken, requireAdmin } from '../plugins/auth-context.js';
 import { baselineSecurityHeaders } from '../plugins/request-context.js';
 
 export interface EventStreamOptions {
@@ -14,6 +14,8 @@ export interface EventStreamOptions {
   drainTimeoutMs?: number;
   /** Streams one instance serves at once (default 32); more get 503. */
   maxStreams?: number;
+  /** How often the admin's token, user and role are checked again while streaming (default 5 s). */
+  recheckMs?: number;
 }
 
 /** Records sent per read of the audit log. */
@@ -63,16 +65,27 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
   const pollMs = stream.pollMs ?? 1000;
   const drainTimeoutMs = stream.drainTimeoutMs ?? 10_000;
   const maxStreams = stream.maxStreams ?? 32;
-  const open = new Set<() => void>();
+  const recheckMs = stream.recheckMs ?? 5000;
+  /** Each open (or opening) stream's close function. */
+  const open = new Set<{ close: () => void }>();
 
   app.addHook('onClose', async () => {
-    for (const close of open) close();
+    for (const stream of open) stream.close();
   });
 
   app.get('/admin/events', async (request: FastifyRequest, reply: FastifyReply) => {
-    await requireAdmin(request, tessera);
+    const admin = await requireAdmin(request, tessera);
+    // The slot is taken before the next await, so concurrent requests cannot all pass the check.
     if (open.size >= maxStreams) throw new AuthError('service_unavailable', { description: 'Too many event streams are open.' });
-    let lastSeq = await startingSeq(request, tessera);
+    const slot = { close: () => undefined as void };
+    open.add(slot);
+    let lastSeq: number;
+    try {
+      lastSeq = await startingSeq(request, tessera);
+    } catch (error) {
+      open.delete(slot);
+      throw error;
+    }
 
     reply.hijack();
     const socket = reply.raw;
@@ -102,7 +115,7 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
       wake?.();
       socket.destroy();
     };
-    open.add(close);
+    slot.close = close;
     const unsubscribe = tessera.events.subscribe(() => {
       heard = true;
       wake?.();
@@ -113,16 +126,32 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
     async function send(text: string): Promise<void> {
       if (socket.write(text)) return;
       const drained = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), drainTimeoutMs);
-        socket.once('drain', () => {
+        const settle = (value: boolean) => {
           clearTimeout(timer);
-          resolve(true);
-        });
-        socket.once('close', () => resolve(false));
+          socket.off('drain', onDrain);
+          socket.off('close', onClose);
+          resolve(value);
+        };
+        const onDrain = () => settle(true);
+        const onClose = () => settle(false);
+        const timer = setTimeout(() => settle(false), drainTimeoutMs);
+        socket.on('drain', onDrain);
+        socket.on('close', onClose);
       });
       if (!drained) {
         request.log.info({ requestId: request.id }, 'event stream client too slow: dropped');
         close();
+      }
+    }
+
+    const token = bearerToken(request);
+    let lastCheck = Date.now();
+    async function stillAdmin(): Promise<boolean> {
+      try {
+        const auth = await tessera.authenticate(token);
+        return auth.user.id === admin.user.id && auth.user.roles.includes('admin');
+      } catch {
+        return false;
       }
     }
 
@@ -131,6 +160,15 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
       try {
         await send(`retry: 2000\n: tessera security events\n\n`);
         while (!closed) {
+          // The stream lives longer than one check: the token expiring or being revoked, the
+          // user disabled or no longer an admin, ends it (ASVS V3.3: logout and revocation apply).
+          if (Date.now() - lastCheck >= recheckMs) {
+            lastCheck = Date.now();
+            if (!(await stillAdmin())) {
+              request.log.info({ requestId: request.id }, 'event stream ended: the admin is no longer authorised');
+              break;
+            }
+          }
           await tessera.auditChain.flush();
           const records = await tessera.stores.audit.listAfter(lastSeq, batchSize);
           for (const record of records) {
@@ -154,7 +192,7 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
         request.log.warn({ err: error }, 'event stream ended by an error');
       } finally {
         unsubscribe();
-        open.delete(close);
+        open.delete(slot);
         close();
       }
     })();

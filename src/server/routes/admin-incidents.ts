@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Incident } from '../../incidents/incident.js';
 import type { Tessera } from '../../service.js';
+import { isUuid } from '../../store/sql/uuid.js';
 import { requireAdmin } from '../plugins/auth-context.js';
 import { errorResponses } from '../schemas/common.js';
 import { IncidentListQuery, IncidentParams, IncidentPatch, IncidentView } from '../schemas/incidents.js';
@@ -34,10 +35,17 @@ function encodeCursor(incident: Incident): string {
   return Buffer.from(`${incident.lastSeen.getTime()}.${incident.id}`).toString('base64url');
 }
 
+/** The instants SQL dates hold on every backend: years 0001 to 9999 (PGlite refuses the rest). */
+const earliest = Date.parse('0001-01-01T00:00:00.000Z');
+const latest = Date.parse('9999-12-31T23:59:59.999Z');
+
 function decodeCursor(cursor: string): { lastSeen: Date; id: string } {
   const match = /^(\d{1,15})\.([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
-  if (!match) throw new AuthError('invalid_request', { description: 'The cursor is not valid.' });
-  return { lastSeen: new Date(Number(match[1])), id: match[2]! };
+  const time = match ? Number(match[1]) : Number.NaN;
+  if (!match || !isUuid(match[2]!) || !(time >= earliest && time <= latest)) {
+    throw new AuthError('invalid_request', { description: 'The cursor is not valid.' });
+  }
+  return { lastSeen: new Date(time), id: match[2]! };
 }
 
 /** GET /admin/incidents and PATCH /admin/incidents/:id (acknowledge, resolve). */

@@ -1,5 +1,5 @@
 import type { StoreSet, Stores } from '../stores.js';
-import { sqlAuditStore } from './audit-store.js';
+import { sqlAuditStore, type SqlAuditStoreOptions } from './audit-store.js';
 import { sqlIncidentStore } from './incident-store.js';
 import type { Db, Queryable } from './db.js';
 import { sqlRefreshTokenStore } from './refresh-token-store.js';
@@ -22,8 +22,8 @@ function bind(db: Queryable, afterCommit: (hook: () => void) => void, auditStore
 }
 
 /** The SQL stores over one database (PGlite or PostgreSQL). */
-export function sqlStores(db: Db): StoreSet {
-  const root = bind(db, (hook) => hook(), sqlAuditStore(db, db));
+export function sqlStores(db: Db, options: SqlAuditStoreOptions = {}): StoreSet {
+  const root = bind(db, (hook) => hook(), sqlAuditStore(db, db, options));
   return {
     ...root,
     users: { ...root.users, createIfEmpty: (user) => db.transaction((tx) => sqlUserStore(tx).createIfEmpty(user)) },
@@ -32,7 +32,7 @@ export function sqlStores(db: Db): StoreSet {
       const result = await db.transaction((tx) => {
         // A retried transaction (deadlock) starts over: only the attempt that commits counts.
         hooks = [];
-        return fn(bind(tx, (hook) => hooks.push(hook), sqlAuditStore(tx)));
+        return fn(bind(tx, (hook) => hooks.push(hook), sqlAuditStore(tx, undefined, options)));
       });
       for (const hook of hooks) hook();
       return result;
