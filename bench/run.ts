@@ -311,19 +311,7 @@ async function main(): Promise<void> {
     // and its successor goes back in the queue, so chains never collide (no reuse detection).
     const queue = [...refreshTokens];
     for (let round = 0; round < (only('refresh') ? rounds : 0); round += 1) {
-      const refresh = await cannon({
-        url: `${base}/auth/refresh`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        requests: [
-          {
-            setupRequest: (request) => ({ ...request, body: JSON.stringify({ refresh_token: queue.shift() }) }),
-            onResponse: (status, body) => {
-              if (status === 200) queue.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
-            },
-          },
-        ],
-      });
+      const refresh = await refreshLoad(base, queue);
       if (refresh.non2xx > 0) console.error('refresh statuses', JSON.stringify((refresh as unknown as { statusCodeStats: unknown }).statusCodeStats));
       assertClean('refresh', refresh);
       const raw = await rawRotation(`${schema}`).finally(() =>
@@ -340,14 +328,7 @@ async function main(): Promise<void> {
 
     // (c) sign-in against raw argon2id verification, with /healthz latency under that load.
     for (let round = 0; round < (only('login') ? rounds : 0); round += 1) {
-      let n = 0;
-      const loginRun = cannon({
-        url: `${base}/auth/login`,
-        method: 'POST',
-        connections: 16,
-        headers: { 'content-type': 'application/json' },
-        requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ username: users[n++ % users.length], password }) }) }],
-      });
+      const loginRun = loginLoad(base, users, password);
       // A monitoring probe, not a second load: 100 requests a second on one connection.
       const health = cannon({ url: `${base}/healthz`, connections: 1, overallRate: 100 });
       const [login, healthz] = await Promise.all([loginRun, health]);

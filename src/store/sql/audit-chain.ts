@@ -26,9 +26,9 @@ export interface AuditRow {
 export const auditColumns =
   'audit_log.seq::text AS seq, id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, prev_hash, hash';
 
-export function toAuditRecord(row: AuditRow): ChainedAuditRecord {
+/** The record a row holds, without its place in the chain. */
+function recordOfRow(row: Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'>): AuditRecord {
   return {
-    seq: Number(row.seq),
     id: row.id,
     at: row.at,
     type: row.type,
@@ -40,9 +40,11 @@ export function toAuditRecord(row: AuditRow): ChainedAuditRecord {
     requestId: row.request_id,
     severity: row.severity,
     details: row.details,
-    prevHash: row.prev_hash,
-    hash: row.hash,
   };
+}
+
+export function toAuditRecord(row: AuditRow): ChainedAuditRecord {
+  return { ...recordOfRow(row), seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash };
 }
 
 /** Strips the chain fields: what the hash covers. */
@@ -115,19 +117,7 @@ export async function chainPendingAudit(tx: Queryable, limit: number): Promise<n
   const params: unknown[] = [];
   const rows: string[] = [];
   pending.forEach((row, index) => {
-    const record: AuditRecord = {
-      id: row.id,
-      at: row.at,
-      type: row.type,
-      outcome: row.outcome,
-      userId: row.user_id,
-      sessionId: row.session_id,
-      ip: row.ip,
-      userAgent: row.user_agent,
-      requestId: row.request_id,
-      severity: row.severity,
-      details: row.details,
-    };
+    const record = recordOfRow(row);
     const hash = chainHash(prevHash, record);
     params.push(...recordValues(record), prevHash, hash);
     rows.push(placeholders(index, 13));
