@@ -22,7 +22,7 @@ export function createAuditChainer(options: {
   audit: AuditStore;
   logger?: Logger | undefined;
   intervalMs?: number;
-  /** How long a trigger waits, gathering more records into one batch (default 25 ms). */
+  /** How long a trigger waits, gathering more records into one batch (default 100 ms). */
   gatherMs?: number;
 }): AuditChainer {
   let running: Promise<void> | undefined;
@@ -61,7 +61,7 @@ export function createAuditChainer(options: {
       scheduled = setTimeout(() => {
         scheduled = undefined;
         void run();
-      }, options.gatherMs ?? 25);
+      }, options.gatherMs ?? 100);
       scheduled.unref();
     },
     async flush() {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventRecorder, SecurityEvent, SecurityEventType } from '../events/bus.js';
+import { AuthError, isAuthError } from '../errors/auth-error.js';
 import { networkOf } from '../protection/network.js';
 import type { RateLimiter } from '../store/hot/hot-state.js';
 import type { Stores } from '../store/stores.js';
@@ -88,7 +89,14 @@ export function createAuditRecorder(options: AuditRecorderOptions): EventRecorde
     }
     const started = performance.now();
     const record = auditRecordOf(event);
-    await (tx ?? options.stores).audit.enqueue(record);
+    try {
+      await (tx ?? options.stores).audit.enqueue(record);
+    } catch (error) {
+      // Whatever the cause, the request that needed this record fails, as unavailable: it must
+      // never be answered as if it had been recorded (inside a transaction, the change rolls back).
+      if (isAuthError(error)) throw error;
+      throw new AuthError('service_unavailable', { detail: 'audit record not written', cause: error });
+    }
     options.observe?.((performance.now() - started) / 1000);
     return record;
   };
