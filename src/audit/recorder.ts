@@ -85,7 +85,7 @@ export interface AuditRecorderOptions {
 export function createAuditRecorder(options: AuditRecorderOptions): EventRecorder {
   return async (event, tx) => {
     if (sampledTypes.has(event.type) && !(await options.sampler.consume(`${event.type}:${networkOf(event.context.ip ?? 'unknown')}`)).allowed) {
-      return undefined;
+      return;
     }
     const started = performance.now();
     const record = auditRecordOf(event);
@@ -98,6 +98,5 @@ export function createAuditRecorder(options: AuditRecorderOptions): EventRecorde
       throw new AuthError('service_unavailable', { detail: 'audit record not written', cause: error });
     }
     options.observe?.((performance.now() - started) / 1000);
-    return record;
   };
 }

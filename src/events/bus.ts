@@ -1,4 +1,3 @@
-import type { AuditRecord } from '../audit/record.js';
 import type { Stores } from '../store/stores.js';
 
 /**
@@ -58,13 +57,13 @@ export type SecurityEvent = {
 }[SecurityEventType];
 
 /**
- * Writes an event's audit record: inside `tx` when given (the transaction of the change), else in
- * its own transaction. Undefined when the event is not recorded (sampled out, or auditing off).
+ * Writes an event's audit record: inside `tx` when given (the transaction of the change), else on
+ * its own. Sampled-out events are not written.
  */
-export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<AuditRecord | undefined>;
+export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<void>;
 
 /** Hears every event after it is durable: its audit record is written and committed (not yet chained). */
-export type EventListener = (event: SecurityEvent, record: AuditRecord | undefined) => void;
+export type EventListener = (event: SecurityEvent) => void;
 
 export interface EventBus {
   /**
@@ -92,10 +91,10 @@ export interface EventBusOptions {
 export function createEventBus(options: EventBusOptions): EventBus {
   const listeners = new Set<EventListener>();
 
-  function deliver(event: SecurityEvent, record: AuditRecord | undefined): void {
+  function deliver(event: SecurityEvent): void {
     for (const listener of listeners) {
       try {
-        listener(event, record);
+        listener(event);
       } catch (error) {
         // A failing subscriber never fails the request that emitted.
         options.onListenerError?.(error);
@@ -110,13 +109,13 @@ export function createEventBus(options: EventBusOptions): EventBus {
   return {
     async emit(type, payload, context = {}) {
       const event = eventOf(type, payload, context);
-      const record = await options.recorder?.(event, undefined);
-      deliver(event, record);
+      await options.recorder?.(event, undefined);
+      deliver(event);
     },
     async emitIn(tx, type, payload, context = {}) {
       const event = eventOf(type, payload, context);
-      const record = await options.recorder?.(event, tx);
-      tx.afterCommit(() => deliver(event, record));
+      await options.recorder?.(event, tx);
+      tx.afterCommit(() => deliver(event));
     },
     subscribe(listener) {
       listeners.add(listener);

@@ -4,6 +4,7 @@ import type { AuthContext, Authenticate } from '../../auth/authenticate.js';
 import type { EventBus } from '../../events/bus.js';
 import { AuthError } from '../../errors/auth-error.js';
 import { realm } from './errors.js';
+import { eventContext } from './request-context.js';
 
 /** RFC 6750 §2.1 b64token. */
 const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -32,7 +33,7 @@ export function bearerToken(request: FastifyRequest): string {
 /** Who presented a token, for the records of refused ones. */
 export function tokenOrigin(request: FastifyRequest): TokenOrigin {
   return {
-    context: { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, requestId: request.id },
+    context: eventContext(request),
     endpoint: request.routeOptions.url ?? 'unknown',
   };
 }
@@ -52,7 +53,7 @@ export async function requireAdmin(request: FastifyRequest, deps: { authenticate
     await deps.events.emit(
       'access.denied',
       { reason: 'forbidden', userId: auth.user.id, endpoint: request.routeOptions.url ?? 'unknown' },
-      { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, requestId: request.id },
+      eventContext(request),
     );
     throw new AuthError('forbidden', { description: 'This needs the admin role.' });
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AuthError } from '../../errors/auth-error.js';
 import type { EventBus } from '../../events/bus.js';
 import type { IpBlocks } from '../../protection/ip-blocks.js';
+import { eventContext } from './request-context.js';
 
 /**
  * Where a blocked address is refused: the routes that take a password, a name or a reset
@@ -26,7 +27,7 @@ export function registerIpBlock(app: FastifyInstance, deps: { ipBlocks: IpBlocks
     await deps.events.emit(
       'access.denied',
       { reason: 'ip_blocked', endpoint: request.routeOptions.url ?? 'unknown' },
-      { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, requestId: request.id },
+      eventContext(request),
     );
     throw new AuthError('ip_blocked', { headers: { 'retry-after': String(Math.max(1, Math.ceil(remainingMs / 1000))) } });
   });

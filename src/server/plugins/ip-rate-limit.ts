@@ -3,6 +3,7 @@ import type { Config } from '../../config/config.js';
 import { AuthError } from '../../errors/auth-error.js';
 import type { EventBus } from '../../events/bus.js';
 import type { HotState } from '../../store/hot/hot-state.js';
+import { eventContext } from './request-context.js';
 
 /**
  * Routes other services and probes call at high rates, exempt from the overall per-IP limit:
@@ -30,7 +31,7 @@ export function registerIpRateLimit(
     if (exempt.has(path)) return;
     const result = await limiter.consume(request.ip);
     if (!result.allowed) {
-      await deps.events.emit('rate_limited', { limiter: 'ip' }, { ip: request.ip, requestId: request.id });
+      await deps.events.emit('rate_limited', { limiter: 'ip' }, eventContext(request));
       throw new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'per-IP limit' });
     }
   });

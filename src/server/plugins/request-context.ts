@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { EventContext } from '../../events/bus.js';
 
 /** What helmet sets, for the few answers given before its hooks can run. */
 export const baselineSecurityHeaders = {
@@ -35,4 +36,19 @@ export function registerRequestContext(app: FastifyInstance): void {
     }
     return payload;
   });
+}
+
+/** Longest User-Agent kept (sessions, audit records). */
+const maxUserAgentLength = 512;
+
+/** The client's User-Agent without control characters, at most 512 characters; null when absent. */
+export function userAgentOf(request: FastifyRequest): string | null {
+  const value = request.headers['user-agent'];
+  if (typeof value !== 'string' || value === '') return null;
+  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, maxUserAgentLength);
+}
+
+/** Who caused an event: the client IP (through TESSERA_TRUST_PROXY), its User-Agent, the request id. */
+export function eventContext(request: FastifyRequest): EventContext & { ip: string } {
+  return { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id };
 }

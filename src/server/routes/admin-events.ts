@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { auditRecordView } from '../../audit/export.js';
 import type { ChainedAuditRecord } from '../../audit/record.js';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
@@ -22,22 +23,8 @@ export interface EventStreamOptions {
 const batchSize = 200;
 
 function frame(record: ChainedAuditRecord): string {
-  const data = {
-    id: record.id,
-    seq: record.seq,
-    at: record.at.toISOString(),
-    type: record.type,
-    outcome: record.outcome,
-    severity: record.severity,
-    user_id: record.userId,
-    session_id: record.sessionId,
-    ip: record.ip,
-    user_agent: record.userAgent,
-    request_id: record.requestId,
-    details: record.details,
-  };
-  // JSON.stringify escapes line breaks, so one data line holds the whole event.
-  return `id: ${record.seq}\nevent: ${record.type}\ndata: ${JSON.stringify(data)}\n\n`;
+  // JSON.stringify escapes line breaks, so one data line holds the whole record.
+  return `id: ${record.seq}\nevent: ${record.type}\ndata: ${JSON.stringify(auditRecordView(record))}\n\n`;
 }
 
 /** Where a stream starts: after Last-Event-ID (a resume), else after the newest record now. */

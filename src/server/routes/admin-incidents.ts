@@ -8,7 +8,7 @@ import { isUuid } from '../../store/sql/uuid.js';
 import { requireAdmin } from '../plugins/auth-context.js';
 import { errorResponses } from '../schemas/common.js';
 import { IncidentListQuery, IncidentParams, IncidentPatch, IncidentView } from '../schemas/incidents.js';
-import { eventContext } from './tokens.js';
+import { eventContext } from '../plugins/request-context.js';
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 

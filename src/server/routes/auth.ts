@@ -1,21 +1,13 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
 import type { Session } from '../../sessions/session.js';
 import type { User } from '../../users/user.js';
 import { requireAuth } from '../plugins/auth-context.js';
+import { eventContext, userAgentOf } from '../plugins/request-context.js';
 import { ChangePasswordBody, ResetConfirmBody, ResetRequestBody, LoginBody, MeResponse, RegisterBody, RegisteredUser, TokenResponseSchema } from '../schemas/auth.js';
 import { EmptyObject, errorResponses, NoContent } from '../schemas/common.js';
-
-const maxUserAgentLength = 512;
-
-/** The caller's user agent as stored: bounded, without control characters. */
-export function userAgentOf(request: FastifyRequest): string | null {
-  const value = request.headers['user-agent'];
-  if (typeof value !== 'string' || value === '') return null;
-  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, maxUserAgentLength);
-}
 
 function registeredUser(user: User) {
   return {
@@ -59,7 +51,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
         device,
         ip: request.ip,
         userAgent: userAgentOf(request),
-        context: { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id },
+        context: eventContext(request),
       });
     },
   );
@@ -68,7 +60,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
     '/auth/register',
     { schema: { body: RegisterBody, response: { 201: RegisteredUser, ...errorResponses } } },
     async (request, reply) => {
-      const user = await tessera.users.register(request.body, { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id });
+      const user = await tessera.users.register(request.body, eventContext(request));
       return reply.code(201).send(registeredUser(user));
     },
   );
@@ -94,7 +86,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
         sessionId: claims.sid,
         currentPassword: request.body.current_password,
         newPassword: request.body.new_password,
-        context: { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id },
+        context: eventContext(request),
       });
       return reply.code(204).send(null);
     },
@@ -108,7 +100,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
       if ((username === undefined) === (email === undefined)) {
         throw new AuthError('invalid_request', { description: 'Give exactly one of username or email.' });
       }
-      await tessera.passwordReset.request({ username, email }, { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id });
+      await tessera.passwordReset.request({ username, email }, eventContext(request));
       return reply.code(202).send({});
     },
   );
@@ -119,7 +111,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
     async (request, reply) => {
       await tessera.passwordReset.confirm(
         { token: request.body.token, newPassword: request.body.new_password },
-        { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id },
+        eventContext(request),
       );
       return reply.code(204).send(null);
     },

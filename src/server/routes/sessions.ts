@@ -8,7 +8,7 @@ import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
 import { errorResponses, NoContent } from '../schemas/common.js';
 import { SessionParams, SessionView } from '../schemas/tokens.js';
 import { sessionView } from './auth.js';
-import { eventContext } from './tokens.js';
+import { eventContext } from '../plugins/request-context.js';
 
 /** The signed-in user's own sessions (devices). */
 export async function sessionRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {

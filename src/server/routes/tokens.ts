@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import type { EventContext } from '../../events/bus.js';
 import type { Tessera } from '../../service.js';
 import { parseRefreshToken, refreshSecretMatches } from '../../tokens/refresh-token.js';
 import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
@@ -9,11 +8,7 @@ import { acceptFormBodies } from '../plugins/form-body.js';
 import { TokenResponseSchema } from '../schemas/auth.js';
 import { EmptyObject, errorResponses, NoContent } from '../schemas/common.js';
 import { LogoutBody, RefreshBody, RevokeBody } from '../schemas/tokens.js';
-import { userAgentOf } from './auth.js';
-
-export function eventContext(request: FastifyRequest): EventContext {
-  return { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id };
-}
+import { eventContext, userAgentOf } from '../plugins/request-context.js';
 
 /** Refresh, sign-out and RFC 7009 revocation. */
 export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
