@@ -47,7 +47,8 @@ async function fill(): Promise<void> {
       const to = Math.min(rows, from + chunk - 1);
       // Times end just before now, so retention leaves them alone.
       await db.query(
-        `INSERT INTO audit_log (id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, prev_hash, hash)
+        // Marked keyed, so the server does not take them for a legacy chain to re-key at start-up.
+        `INSERT INTO audit_log (id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, prev_hash, hash, scheme)
          SELECT gen_random_uuid(), now() - ($3::int - i) * interval '1 millisecond',
                 CASE WHEN i % 3 = 0 THEN 'login.failed' ELSE 'login.succeeded' END,
                 CASE WHEN i % 3 = 0 THEN 'failure' ELSE 'success' END,
@@ -55,7 +56,7 @@ async function fill(): Promise<void> {
                 '198.51.' || (i / 256 % 256) || '.' || (i % 256),
                 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 #' || i,
                 'req-' || i, 'info', jsonb_build_object('reason', 'wrong_password', 'i', i),
-                md5(i::text) || md5((i - 1)::text), md5(i::text) || md5((i + 1)::text)
+                md5(i::text) || md5((i - 1)::text), md5(i::text) || md5((i + 1)::text), 'hmac-sha256'
          FROM generate_series($1::int, $2::int) AS i`,
         [from, to, rows],
       );

@@ -156,7 +156,7 @@ for (const backend of testBackends()) {
 
         // Metrics and statistics agree.
         const samples = parseExposition((await inject({ url: '/metrics' })).body);
-        assert.equal(findSample(samples, 'tessera_logins_total', { outcome: 'failure', reason: 'wrong_password' }), detectionRules.bruteForce.failures);
+        assert.equal(findSample(samples, 'tessera_logins_total', { outcome: 'failure', reason: 'invalid_credentials' }), detectionRules.bruteForce.failures);
         assert.equal(findSample(samples, 'tessera_refresh_token_reuse_total'), 1);
         assert.equal(findSample(samples, 'tessera_incidents_opened_total', { type: 'brute_force' }), 1);
         assert.equal(findSample(samples, 'tessera_incidents_opened_total', { type: 'refresh_token_reuse' }), 1);

@@ -7,14 +7,17 @@ import { createLogin, type Login } from './auth/login.js';
 import { createPasswordReset, type PasswordReset } from './auth/password-reset.js';
 import { createMailTransport } from './outbox/transports.js';
 import { sqlOutboxStore } from './store/sql/outbox-store.js';
-import { sqlResetTokenStore } from './store/sql/reset-token-store.js';
+import { createRowCleanup, type RowCleanup } from './store/cleanup.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, type Config } from './config/config.js';
 import { isAuthError } from './errors/auth-error.js';
-import { auditAnchorKey } from './audit/anchor.js';
+import { createChainAlarm } from './audit/chain-alarm.js';
+import { startAuditHeadPublisher, type AuditHeadPublisher } from './audit/head-publisher.js';
+import { auditKeys } from './audit/keys.js';
 import { createAuditChainer, type AuditChainer } from './audit/chainer.js';
 import { createAuditRecorder } from './audit/recorder.js';
-import { startAuditRetention } from './audit/retention.js';
+import { AuditChainBrokenError } from './audit/store.js';
+import { startAuditRetention, type AuditRetention } from './audit/retention.js';
 import { createDetector, type Detector } from './detection/detector.js';
 import { createStatsService, type StatsService } from './stats/stats.js';
 import { createEventBus, type EventBus } from './events/bus.js';
@@ -69,6 +72,12 @@ export interface Tessera {
   readonly stats: StatsService;
   /** Moves recorded events into the hash chain; `flush` before reading the log. */
   readonly auditChain: AuditChainer;
+  /** Audit retention's timer; `runOnce` for a run now. */
+  readonly auditRetention: AuditRetention;
+  /** Logs the signed audit head every TESSERA_AUDIT_HEAD_INTERVAL, on one instance. */
+  readonly auditHead: AuditHeadPublisher;
+  /** Deletes expired outbox, reset-token, session and refresh-token rows (also on a timer). */
+  readonly rowCleanup: RowCleanup;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -111,6 +120,9 @@ const outboxIntervalMs = 5_000;
 /** How often expired grace-window pairs are erased. */
 const sealedSweepIntervalMs = 15_000;
 
+/** How often each instance deletes rows past their clean-up margin (src/store/cleanup.ts). */
+const rowCleanupIntervalMs = 10 * 60_000;
+
 /** How often each instance re-reads the published signing keys. */
 const keyReloadIntervalMs = 60_000;
 
@@ -146,7 +158,11 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
   try {
     await migrate(db);
     hotState = deps.hotState ?? (await openHotState(config, logger));
-    const stores = sqlStores(db, { anchorKey: auditAnchorKey(config.secret) });
+    const keys = auditKeys(config.secret);
+    const stores = sqlStores(db, { keys });
+    // A chain written before it was keyed is anchored once, before this instance appends to it.
+    const rekeyed = await stores.audit.ensureKeyed(new Date(clock.now()));
+    if (rekeyed) logger?.[rekeyed.legacyVerified ? 'info' : 'error']({ legacyHeadSeq: rekeyed.legacyHeadSeq, legacyVerified: rekeyed.legacyVerified }, 'audit chain keyed');
     const events = createEventBus({
       now: () => clock.now(),
       ...(deps.audit === false
@@ -166,6 +182,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       alg: config.signingAlg,
       clock,
       retiredKeyGraceMs: config.accessTtlMs + 60_000,
+      ...(logger ? { logger } : {}),
     });
     const tokens = createAccessTokens({
       keyRing,
@@ -233,8 +250,9 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       reuseGraceMs: config.refreshReuseGraceMs,
       binding: config.sessionBinding,
     });
-    const protection = createLoginProtection({ hotState, clock, events, config });
+    const protection = createLoginProtection({ hotState, clock, events, config, users: stores.users });
     const incidents = createIncidentService({ stores, events, clock });
+    const chainAlarm = createChainAlarm({ incidents, events, clock, logger });
     const ipBlocks = createIpBlocks({ hotState, events, clock, durationMs: config.ipBlockMs });
     const detection = createDetector({ events, hotState, incidents, ipBlocks, stores, logger });
     const stats = createStatsService({
@@ -249,7 +267,6 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
     });
     const passwordReset = createPasswordReset({
       stores,
-      resetTokens: sqlResetTokenStore(db),
       outbox: sqlOutboxStore(db),
       transport: createMailTransport(config, logger, () => clock.now()),
       sealer: createSealer(config.secret, 'outbox'),
@@ -259,7 +276,12 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       revocations,
       events,
       clock,
-      limiter: hotState.rateLimiter('reset', config.resetRateLimit.points, config.resetRateLimit.windowMs / 1000),
+      limiters: {
+        account: hotState.rateLimiter('reset', config.resetRateLimit.points, config.resetRateLimit.windowMs / 1000),
+        network: hotState.rateLimiter('reset-network', config.resetNetworkRateLimit.points, config.resetNetworkRateLimit.windowMs / 1000),
+        mails: hotState.rateLimiter('reset-mail', config.resetMailRateLimit.points, config.resetMailRateLimit.windowMs / 1000),
+      },
+      secret: config.secret,
       ...(logger ? { logger } : {}),
     });
     if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, logger);
@@ -281,17 +303,45 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       passwordReset.deliver().catch((error: unknown) => logger?.warn({ err: error }, 'outbox delivery failed'));
     }, outboxIntervalMs);
     outboxTimer.unref();
+    // Expired rows, on every instance: each delete skips rows another instance holds.
+    const rowCleanup = createRowCleanup({ stores, outbox: sqlOutboxStore(db), clock });
+    let sweeping: Promise<unknown> | undefined;
+    const cleanupTimer = setInterval(() => {
+      sweeping ??= rowCleanup
+        .sweep()
+        .catch((error: unknown) => logger?.warn({ err: error }, 'row clean-up failed'))
+        .finally(() => (sweeping = undefined));
+    }, rowCleanupIntervalMs);
+    cleanupTimer.unref();
     // Audit retention (TESSERA_AUDIT_RETENTION): shortly after start, then hourly; unref'd timers.
     const auditRetention = startAuditRetention({
       audit: stores.audit,
       clock,
       retentionMs: config.auditRetentionMs,
       onPruned: (result) => logger?.info({ removed: result.removed, throughSeq: result.throughSeq }, 'expired audit records removed'),
+      onRefused: (broken) => chainAlarm(broken, 'retention'),
       onError: (error) => logger?.warn({ err: error }, 'audit retention failed'),
+    });
+    // One instance per interval: a shared window a little shorter than it, so the next tick is free.
+    const headTurn = hotState.rateLimiter('audit-head', 1, Math.floor((config.auditHeadIntervalMs * 0.9) / 1000));
+    const auditHead = startAuditHeadPublisher({
+      audit: stores.audit,
+      keys,
+      clock,
+      intervalMs: config.auditHeadIntervalMs,
+      claim: async () => (await headTurn.consume('head')).allowed,
+      publish: (head) => logger?.info({ seq: head.seq, hash: head.hash, at: head.at, mac: head.mac, token: head.token }, 'audit head'),
+      onError: (error) => {
+        if (error instanceof AuditChainBrokenError) void chainAlarm(error.broken, 'head').catch(() => undefined);
+        else logger?.warn({ err: error }, 'publishing the audit head failed');
+      },
     });
     // Recorded events join the hash chain just after their transaction commits (ADR 005).
     const auditChain = createAuditChainer({ audit: stores.audit, logger });
-    const stopChaining = events.subscribe(() => auditChain.trigger());
+    // Only recorded events leave anything to chain (a sampled-out flood must not schedule runs).
+    const stopChaining = events.subscribe((_event, recorded) => {
+      if (recorded) auditChain.trigger();
+    });
     const hot = hotState;
 
     return {
@@ -313,6 +363,9 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       detection,
       stats,
       auditChain,
+      auditRetention,
+      auditHead,
+      rowCleanup,
       protection,
       passwordReset,
       changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
@@ -330,7 +383,10 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
         clearInterval(keyReload);
         clearInterval(sealedSweep);
         clearInterval(outboxTimer);
+        clearInterval(cleanupTimer);
+        await sweeping;
         await auditRetention.stop();
+        await auditHead.stop();
         stopChaining();
         await auditChain.stop();
         metrics.close();

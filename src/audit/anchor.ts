@@ -10,9 +10,9 @@ export interface AnchorFields {
 }
 
 /**
- * The key that signs retention anchors, derived from TESSERA_SECRET. The chain's hashes are
- * unkeyed, so someone who can write to the database could delete recent records and add an
- * anchor "explaining" the gap; an anchor must also carry this MAC, which they cannot compute.
+ * The key that signs retention anchors, derived from TESSERA_SECRET. Anchors were signed before
+ * the chain itself was keyed, when someone who could write to the database could delete recent
+ * records and add an anchor "explaining" the gap; legacy anchors still rely on this MAC.
  */
 export function auditAnchorKey(secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'tessera', 'tessera/audit-anchor/v1', 32));

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
+import { testSecret } from '../test-support/config.js';
 import { testBackends, type TestDatabase } from '../test-support/databases.js';
+import { auditKeys } from './keys.js';
 import { csvCell, csvLine } from './export.js';
 import type { AuditRecord, ChainedAuditRecord } from './record.js';
 import type { AuditStore } from './store.js';
@@ -64,7 +66,7 @@ for (const backend of testBackends()) {
     let all: ChainedAuditRecord[];
     before(async () => {
       database = await backend.open();
-      audit = sqlAuditStore(database.db, database.db);
+      audit = sqlAuditStore(database.db, database.db, { keys: auditKeys(testSecret) });
       assert.equal(await audit.head(), undefined);
       all = [];
       for (let i = 0; i < 12; i += 1) all.push(await audit.append(record(i)));

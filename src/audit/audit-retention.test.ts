@@ -2,16 +2,18 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, mock } from 'node:test';
 import { ManualClock } from '../clock.js';
-import { auditAnchorKey } from './anchor.js';
+import { anchorMac } from './anchor.js';
+import { auditKeys } from './keys.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import type { Queryable } from '../store/sql/db.js';
 import { testBackends, type TestDatabase } from '../test-support/databases.js';
 import type { AuditRecord, ChainedAuditRecord } from './record.js';
 import { startAuditRetention } from './retention.js';
-import type { AuditStore, PruneResult } from './store.js';
+import { AuditChainBrokenError, type AuditStore, type PruneResult } from './store.js';
 
 const t0 = Date.UTC(2030, 0, 1);
 const second = 1000;
+const keys = auditKeys('retention-test-secret-retention-test-secret-0123');
 
 function record(at: number, type = 'login.failed'): AuditRecord {
   return {
@@ -45,7 +47,7 @@ for (const backend of testBackends()) {
     async function withLog(fn: (audit: AuditStore, database: TestDatabase) => Promise<void>): Promise<void> {
       const database = await backend.open();
       try {
-        await fn(sqlAuditStore(database.db, database.db), database);
+        await fn(sqlAuditStore(database.db, database.db, { keys }), database);
       } finally {
         await database.cleanup();
       }
@@ -65,7 +67,8 @@ for (const backend of testBackends()) {
         assert.equal(result.anchor.type, 'audit.pruned');
         assert.equal(result.anchor.at.getTime(), now.getTime(), 'the anchor is dated by the clock');
         assert.equal(result.anchor.prevHash, appended[29]!.hash, 'the anchor links to the head like any record');
-        assert.deepEqual(result.anchor.details, { throughSeq: lastRemoved.seq, throughHash: lastRemoved.hash, removed: 10, before: before.toISOString() });
+        const fields = { throughSeq: lastRemoved.seq, throughHash: lastRemoved.hash, removed: 10, before: before.toISOString() };
+        assert.deepEqual(result.anchor.details, { ...fields, mac: anchorMac(keys.anchor, fields) });
 
         assert.deepEqual(await seqs(db), [...appended.slice(10).map((r) => r.seq), result.anchor.seq]);
         const verification = await audit.verify();
@@ -74,6 +77,8 @@ for (const backend of testBackends()) {
           broken: undefined,
           head: { seq: result.anchor.seq, hash: result.anchor.hash },
           prunedThrough: lastRemoved.seq,
+          prunedThroughHash: lastRemoved.hash,
+          legacyThrough: undefined,
         });
 
         // Appends after the prune chain on from the anchor.
@@ -92,12 +97,12 @@ for (const backend of testBackends()) {
         await db.query('DELETE FROM audit_log WHERE seq IN ($1, $2)', [appended[5]!.seq, appended[6]!.seq]);
         assert.deepEqual((await audit.verify()).broken, { seq: appended[7]!.seq, id: appended[7]!.id, reason: 'head_removed' });
 
-        // …and rewrites the anchor to point at the new oldest record: the anchor's own hash fails.
+        // …and rewrites the anchor to point at the new oldest record: its signature fails.
         await db.query(
           `UPDATE audit_log SET details = details || jsonb_build_object('throughSeq', $1::bigint, 'throughHash', $2::text) WHERE seq = $3`,
           [appended[6]!.seq, appended[6]!.hash, result!.anchor.seq],
         );
-        assert.deepEqual((await audit.verify()).broken, { seq: result!.anchor.seq, id: result!.anchor.id, reason: 'hash_mismatch' });
+        assert.deepEqual((await audit.verify()).broken, { seq: result!.anchor.seq, id: result!.anchor.id, reason: 'anchor_forged' });
       }));
 
     it('catches the anchor deleted together with the records before it, and a head deleted with no prune at all', () =>
@@ -115,28 +120,48 @@ for (const backend of testBackends()) {
         assert.deepEqual((await audit.verify()).broken, { seq: after[0]!.seq, id: after[0]!.id, reason: 'head_removed' });
       }));
 
-    it('with the anchor key: a signed anchor verifies; a forged one hiding recent records is caught', async () => {
+    it('a signed anchor verifies; one forged under another key to hide recent records is caught', async () => {
       const database = await backend.open();
       try {
-        const key = auditAnchorKey('anchor-test-secret-anchor-test-secret-01234');
-        const audit = sqlAuditStore(database.db, database.db, { anchorKey: key });
+        const audit = sqlAuditStore(database.db, database.db, { keys });
         const appended = await appendSeconds(audit, 20);
         await audit.prune(new Date(t0 + 5 * second), new Date(t0 + 30 * second));
         const signed = await audit.verify();
         assert.equal(signed.broken, undefined);
 
         // An intruder deletes recent records and appends an anchor that "explains" the gap,
-        // recomputing the unkeyed hash: the head an operator recorded still matches.
+        // linked and signed under keys of their own: they do not know TESSERA_SECRET.
         const cutTo = appended[14]!;
         await database.db.query('DELETE FROM audit_log WHERE audit_log.seq <= $1', [cutTo.seq]);
-        await audit.append({ ...record(t0 + 40 * second), type: 'audit.pruned', details: { throughSeq: cutTo.seq, throughHash: cutTo.hash, removed: 15, before: new Date(t0 + 15 * second).toISOString() } });
-        assert.equal((await sqlAuditStore(database.db, database.db).verify()).broken, undefined, 'without the key the forgery passes');
+        const theirs = auditKeys('intruder-secret-intruder-secret-intruder-0123');
+        const fields = { throughSeq: cutTo.seq, throughHash: cutTo.hash, removed: 15, before: new Date(t0 + 15 * second).toISOString() };
+        await sqlAuditStore(database.db, database.db, { keys: theirs }).append({ ...record(t0 + 40 * second), type: 'audit.pruned', details: { ...fields, mac: anchorMac(theirs.anchor, fields) } });
+        assert.equal((await sqlAuditStore(database.db, database.db, { keys: theirs }).verify()).broken?.reason, 'hash_mismatch', 'nor do their keys verify the chain');
         const caught = await audit.verify();
         assert.equal(caught.broken?.reason, 'anchor_forged');
       } finally {
         await database.cleanup();
       }
     });
+
+    it('removes nothing when the expired prefix was back-dated (or otherwise edited), and verify reports it', () =>
+      withLog(async (audit, { db }) => {
+        const appended = await appendSeconds(audit, 10, 1000);
+        await db.query(`UPDATE audit_log SET at = at - interval '400 days' WHERE seq <= $1`, [appended[4]!.seq]);
+        await assert.rejects(audit.prune(new Date(t0), new Date(t0 + 2000 * second)), (error: unknown) => {
+          assert.ok(error instanceof AuditChainBrokenError);
+          assert.deepEqual(error.broken, { seq: appended[0]!.seq, id: appended[0]!.id, reason: 'hash_mismatch' });
+          return true;
+        });
+        assert.deepEqual(await seqs(db), appended.map((r) => r.seq), 'nothing removed, no anchor');
+        assert.equal((await audit.verify()).broken?.seq, appended[0]!.seq);
+
+        // A record removed just after the cut would be hidden by it: the first record kept is checked too.
+        await db.query(`UPDATE audit_log SET at = at + interval '400 days' WHERE seq <= $1`, [appended[4]!.seq]);
+        await db.query('DELETE FROM audit_log WHERE seq = $1', [appended[5]!.seq]);
+        await assert.rejects(audit.prune(new Date(t0 + 1005 * second), new Date(t0 + 2000 * second)), AuditChainBrokenError);
+        assert.equal((await seqs(db)).length, 9);
+      }));
 
     it('prunes twice (the first anchor itself expiring), and a run with nothing old enough writes nothing', () =>
       withLog(async (audit, { db }) => {
@@ -209,7 +234,7 @@ for (const backend of testBackends()) {
             return db.query<Row>(sql, params);
           },
         };
-        const verification = await sqlAuditStore(racing).verify();
+        const verification = await sqlAuditStore(racing, undefined, { keys }).verify();
         assert.ok(pruned);
         assert.equal(verification.broken, undefined);
         assert.equal(verification.records, 4 + 1);

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import { testBackends, type TestDatabase } from '../test-support/databases.js';
-import { canonicalJson, chainHash, genesisHash, type AuditRecord } from './record.js';
+import { testSecret } from '../test-support/config.js';
+import { auditKeys } from './keys.js';
+import { canonicalJson, genesisHash, keyedChainHash, legacyChainHash, type AuditRecord } from './record.js';
 import type { AuditStore } from './store.js';
 
 function record(i: number): AuditRecord {
@@ -26,8 +28,14 @@ describe('canonical encoding', () => {
   it('sorts keys at every depth and drops undefined members', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [2, { y: 1, x: 2 }], c: undefined } }), '{"a":{"d":[2,{"x":2,"y":1}]},"b":1}');
     const r = record(1);
-    assert.equal(chainHash(genesisHash, r), chainHash(genesisHash, { ...r, details: { i: 1, nested: { a: [1, 'two'], z: 1 }, reason: 'wrong password' } }));
-    assert.notEqual(chainHash(genesisHash, r), chainHash('f'.repeat(64), r), 'the previous hash is part of it');
+    const { chain } = auditKeys(testSecret);
+    const reordered = { ...r, details: { i: 1, nested: { a: [1, 'two'], z: 1 }, reason: 'wrong password' } };
+    for (const link of [legacyChainHash, (prev: string, rec: AuditRecord) => keyedChainHash(chain, prev, rec)]) {
+      assert.equal(link(genesisHash, r), link(genesisHash, reordered));
+      assert.notEqual(link(genesisHash, r), link('f'.repeat(64), r), 'the previous hash is part of it');
+    }
+    assert.notEqual(keyedChainHash(chain, genesisHash, r), legacyChainHash(genesisHash, r));
+    assert.notEqual(keyedChainHash(chain, genesisHash, r), keyedChainHash(auditKeys(`${testSecret}-other`).chain, genesisHash, r), 'keyed by the secret');
   });
 });
 
@@ -37,7 +45,7 @@ for (const backend of testBackends()) {
     let audit: AuditStore;
     before(async () => {
       database = await backend.open();
-      audit = sqlAuditStore(database.db, database.db);
+      audit = sqlAuditStore(database.db, database.db, { keys: auditKeys(testSecret) });
     });
     after(() => database.cleanup());
 
@@ -45,7 +53,7 @@ for (const backend of testBackends()) {
       await Promise.all(Array.from({ length: 40 }, (_, i) => audit.append(record(i))));
       const result = await audit.verify();
       const newest = (await database.db.query<{ seq: string; hash: string }>('SELECT seq::text AS seq, hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1'))[0]!;
-      assert.deepEqual(result, { records: 40, broken: undefined, head: { seq: Number(newest.seq), hash: newest.hash }, prunedThrough: undefined });
+      assert.deepEqual(result, { records: 40, broken: undefined, head: { seq: Number(newest.seq), hash: newest.hash }, prunedThrough: undefined, prunedThroughHash: undefined, legacyThrough: undefined });
     });
 
     it('names the first record that was edited, deleted or moved', async () => {

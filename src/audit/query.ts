@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { AuthError } from '../errors/auth-error.js';
+import { canonicalIp } from '../protection/ip-address.js';
 import type { AuditOutcome } from './record.js';
 import type { AuditFilter } from './store.js';
 
@@ -92,8 +92,10 @@ export function parseAuditFilter(raw: RawAuditFilter, where: ParameterName = que
   }
   const ip = text(raw.ip, where, 'ip', 64);
   if (ip !== undefined) {
-    if (isIP(ip) === 0) throw invalid(where, 'ip', 'must be an IPv4 or IPv6 address');
-    filter.ip = ip;
+    // Recorded addresses are canonical (protection/client-address.ts): search in the same spelling.
+    const canonical = canonicalIp(ip);
+    if (canonical === undefined) throw invalid(where, 'ip', 'must be an IPv4 or IPv6 address');
+    filter.ip = canonical;
   }
   const outcome = text(raw.outcome, where, 'outcome', 16);
   if (outcome !== undefined) {

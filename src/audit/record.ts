@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export type AuditOutcome = 'success' | 'failure' | 'info';
 export type AuditSeverity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -38,8 +38,23 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** SHA-256 over the previous hash and the record's canonical encoding (times in ISO-8601 ms). */
-export function chainHash(prevHash: string, record: AuditRecord): string {
-  const canonical = canonicalJson({ ...record, at: record.at.toISOString() });
-  return createHash('sha256').update(`${prevHash}\n${canonical}`).digest('hex');
+function chainInput(prevHash: string, record: AuditRecord): string {
+  return `${prevHash}\n${canonicalJson({ ...record, at: record.at.toISOString() })}`;
+}
+
+/**
+ * The chain link of records written before the chain was keyed: plain SHA-256 over the previous
+ * hash and the record's canonical encoding (times in ISO-8601 ms). Anyone can recompute it, so it
+ * only shows accidental damage; kept to verify the legacy part of a migrated chain.
+ */
+export function legacyChainHash(prevHash: string, record: AuditRecord): string {
+  return createHash('sha256').update(chainInput(prevHash, record)).digest('hex');
+}
+
+/**
+ * The chain link of every record since: HMAC-SHA256 under the chain key (audit/keys.ts) over the
+ * same input, hex like the legacy link. Without the key a changed record cannot be re-linked.
+ */
+export function keyedChainHash(key: Buffer, prevHash: string, record: AuditRecord): string {
+  return createHmac('sha256', key).update(chainInput(prevHash, record)).digest('hex');
 }

@@ -36,6 +36,8 @@ const classification: { [T in SecurityEventType]: (event: Extract<SecurityEvent,
   'incident.resolved': () => ({ outcome: 'success', severity: 'info' }),
   'ip.blocked': () => ({ outcome: 'info', severity: 'high' }),
   'audit.pruned': () => ({ outcome: 'info', severity: 'info' }),
+  'audit.rekeyed': (e) => ({ outcome: 'info', severity: e.payload.legacyVerified ? 'info' : 'critical' }),
+  'audit.chain_broken': () => ({ outcome: 'failure', severity: 'critical' }),
 };
 
 /**
@@ -85,7 +87,7 @@ export interface AuditRecorderOptions {
 export function createAuditRecorder(options: AuditRecorderOptions): EventRecorder {
   return async (event, tx) => {
     if (sampledTypes.has(event.type) && !(await options.sampler.consume(`${event.type}:${networkOf(event.context.ip ?? 'unknown')}`)).allowed) {
-      return;
+      return false;
     }
     const started = performance.now();
     const record = auditRecordOf(event);
@@ -98,5 +100,6 @@ export function createAuditRecorder(options: AuditRecorderOptions): EventRecorde
       throw new AuthError('service_unavailable', { detail: 'audit record not written', cause: error });
     }
     options.observe?.((performance.now() - started) / 1000);
+    return true;
   };
 }

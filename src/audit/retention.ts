@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { AuditStore, PruneResult } from './store.js';
+import { AuditChainBrokenError, type AuditStore, type ChainBreak, type PruneResult } from './store.js';
 
 export interface AuditRetentionOptions {
   audit: AuditStore;
@@ -11,11 +11,16 @@ export interface AuditRetentionOptions {
   /** Before the first run after start; default 30 s, so start-up is not slowed by it. */
   firstRunDelayMs?: number;
   onPruned?: (result: PruneResult) => void;
+  /** The prefix due for removal does not verify: nothing was removed. Awaited by the run. */
+  onRefused?: (broken: ChainBreak) => Promise<void>;
   onError?: (error: unknown) => void;
 }
 
 export interface AuditRetention {
-  /** One run now (a run already under way is awaited instead of overlapped). */
+  /**
+   * One run now (a run already under way is awaited instead of overlapped). Undefined when
+   * nothing was removed, including when the prefix was broken (reported to `onRefused`).
+   */
   runOnce(): Promise<PruneResult | undefined>;
   /** Stops the timers and waits for a run under way, so the database can be closed after. */
   stop(): Promise<void>;
@@ -34,7 +39,14 @@ export function startAuditRetention(options: AuditRetentionOptions): AuditRetent
     running ??= (async () => {
       try {
         const now = options.clock.now();
-        const result = await options.audit.prune(new Date(now - options.retentionMs), new Date(now));
+        let result: PruneResult | undefined;
+        try {
+          result = await options.audit.prune(new Date(now - options.retentionMs), new Date(now));
+        } catch (error) {
+          if (!(error instanceof AuditChainBrokenError)) throw error;
+          await options.onRefused?.(error.broken);
+          return undefined;
+        }
         if (result) options.onPruned?.(result);
         return result;
       } finally {

@@ -8,6 +8,8 @@ export interface ChainBreak {
    * `hash_mismatch`: edited. `link_broken`: a record before it was removed, or it was inserted or
    * moved. `head_removed`: the oldest remaining record does not link to the start of the chain
    * nor to the latest pruning anchor: records were deleted from the head outside retention.
+   * `anchor_forged`: a retention anchor's signature, or the legacy head a re-keying anchor names,
+   * is wrong.
    */
   reason: 'hash_mismatch' | 'link_broken' | 'head_removed' | 'anchor_forged';
 }
@@ -27,6 +29,33 @@ export interface ChainVerification {
   head: ChainHead | undefined;
   /** The last record removed by retention, per the latest `audit.pruned` anchor. */
   prunedThrough: number | undefined;
+  /** Its hash, as that (signed) anchor names it. */
+  prunedThroughHash: string | undefined;
+  /**
+   * The newest record written before the chain was keyed (`audit.rekeyed`), while such records
+   * remain: up to it the links are plain SHA-256, which anyone could recompute.
+   */
+  legacyThrough: number | undefined;
+}
+
+/** Thrown where a broken chain stops an operation (retention, signing the head). */
+export class AuditChainBrokenError extends Error {
+  constructor(readonly broken: ChainBreak) {
+    super(`audit chain broken at record #${broken.seq} (${broken.reason})`);
+    this.name = 'AuditChainBrokenError';
+  }
+}
+
+/** What re-keying a legacy chain found; the `details` of its `audit.rekeyed` anchor. */
+export interface RekeyResult {
+  legacyHeadSeq: number;
+  legacyHeadHash: string;
+  /** Legacy records that verified (all of them when `legacyVerified`). */
+  legacyRecords: number;
+  legacyVerified: boolean;
+  /** The first broken legacy record, when the legacy part did not verify. */
+  legacyBrokenAt?: number;
+  anchor: ChainedAuditRecord;
 }
 
 /** Which records a search or an export covers. Every member given narrows it (AND). */
@@ -72,9 +101,17 @@ export interface AuditStore {
   /**
    * Walks the chain in insertion order, in batches, and names the first broken record. The oldest
    * remaining record must link to the genesis hash or, after pruning, to the latest anchor's
-   * `throughHash`. A run that overlaps a prune is repeated once.
+   * `throughHash`. Links are HMACs under the chain key; before the `audit.rekeyed` anchor, plain
+   * SHA-256. A run that overlaps a prune is repeated once.
    */
   verify(): Promise<ChainVerification>;
+  /**
+   * Re-keys a chain written entirely before the chain was keyed: under the append lock, verifies
+   * it with SHA-256 and appends an `audit.rekeyed` anchor (keyed) naming its head and whether it
+   * verified. Of concurrent callers, on any number of instances, exactly one writes the anchor;
+   * the others, and every later call, find a keyed chain and return undefined.
+   */
+  ensureKeyed(now: Date): Promise<RekeyResult | undefined>;
   /** Newest first: at most `limit` records matching `filter`, with `seq < beforeSeq` when given. */
   list(filter: AuditFilter, page: { limit: number; beforeSeq?: number }): Promise<ChainedAuditRecord[]>;
   /**
@@ -91,6 +128,9 @@ export interface AuditStore {
    * `before` and appends an `audit.pruned` anchor (at `now`) naming the last one removed, so the
    * rest of the chain still verifies. Only a prefix of the chain is removed: a record older than
    * `before` that follows a newer one (clocks of several instances) waits for a later run.
+   * The prefix is chosen in sequence order and verified (through the first record kept) before
+   * anything is removed: when it is broken, nothing is removed and `AuditChainBrokenError` is
+   * thrown, since a back-dated record would otherwise be erased and the result signed.
    * Undefined, and no anchor, when nothing is old enough.
    */
   prune(before: Date, now: Date): Promise<PruneResult | undefined>;

@@ -4,7 +4,7 @@ import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
 import { assertPasswordInput } from '../passwords/rules.js';
-import { attemptKey, type LoginProtection } from '../protection/login-protection.js';
+import type { LoginProtection } from '../protection/login-protection.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { StoreSet } from '../store/stores.js';
 
@@ -34,8 +34,10 @@ export interface ChangePasswordOptions {
 
 /**
  * `POST /auth/password`: the current password proves it is the user (a stolen access token alone
- * cannot change it), and a wrong one counts towards the lockout like a failed sign-in. The new
- * password meets the policy and is none of the last five; every other session ends.
+ * cannot change it), and a wrong one counts towards a lock of this session's own (five lock its
+ * changes; a stranger's sign-in failures never stop a signed-in user from changing it). The new
+ * password meets the policy and is none of the last five; every other session and every unused
+ * reset token ends.
  */
 export function createChangePassword(options: ChangePasswordOptions): ChangePassword {
   const { stores, hasher, policy, protection, revocations, events, clock } = options;
@@ -44,10 +46,10 @@ export function createChangePassword(options: ChangePasswordOptions): ChangePass
     assertPasswordInput(currentPassword);
     const user = await stores.users.findById(userId);
     if (!user || user.disabled) throw new AuthError('invalid_token', { detail: 'user missing or disabled' });
-    const key = attemptKey({ userId });
-    await protection.assertNotLocked(key);
+    const lane = await protection.sessionLane(userId, sessionId);
+    await protection.assertNotLocked(lane);
     if (!(await hasher.verify(user.passwordHash, currentPassword))) {
-      await protection.recordFailure(key, userId, context);
+      await protection.recordFailure(lane, userId, context);
       throw new AuthError('invalid_credentials', { description: 'The current password is wrong.', detail: 'wrong current password' });
     }
     const previousHashes = await stores.users.recentPasswordHashes(userId, passwordHistorySize);
@@ -55,9 +57,11 @@ export function createChangePassword(options: ChangePasswordOptions): ChangePass
     const hash = await hasher.hash(newPassword);
     await stores.transaction(async (tx) => {
       await tx.users.changePassword(userId, hash, new Date(clock.now()), passwordHistorySize - 1);
+      // A reset link mailed before the change must not undo it.
+      await tx.resetTokens.endUnusedForUser(userId);
       await events.emitIn(tx, 'password.changed', { userId }, context);
     });
-    await protection.recordSuccess(key);
+    await protection.recordSuccess(lane);
 
     // Each ended session is its own change, with its own session.revoked record.
     for (const session of await stores.sessions.listActiveByUser(userId, new Date(clock.now()))) {

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext, LoginFailureReason } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
-import { attemptKey, type LoginProtection } from '../protection/login-protection.js';
+import type { AttemptLane, LoginProtection } from '../protection/login-protection.js';
 import { assertPasswordInput } from '../passwords/rules.js';
 import type { DeviceInfo, SessionService } from '../sessions/service.js';
 import type { StoreSet } from '../store/stores.js';
@@ -16,6 +16,8 @@ export interface LoginInput {
   email?: string | undefined;
   password: string;
   device?: DeviceInfo | undefined;
+  /** The `device_token` of an earlier sign-in on this device (docs/adr/006). */
+  deviceToken?: string | undefined;
   ip: string | null;
   userAgent: string | null;
   context?: EventContext;
@@ -40,19 +42,17 @@ export type Login = (input: LoginInput) => Promise<TokenResponse>;
 export function createLogin(options: LoginOptions): Login {
   const { stores, hasher, sessions, tokens, clock, events, protection } = options;
 
+  /** The account named, and the key of the identifier as typed (never of the account: finding 6 of issue 10). */
   async function findAccount(input: LoginInput): Promise<{ user: User | undefined; key: string }> {
-    let identifier: string;
-    let user: User | undefined;
     if (input.username !== undefined) {
-      identifier = canonicalUsername(input.username);
-      user = await stores.users.findByUsername(identifier);
-    } else if (input.email !== undefined) {
-      identifier = canonicalEmail(input.email);
-      user = await stores.users.findByEmail(identifier);
-    } else {
-      throw new AuthError('invalid_request', { description: 'Give a username or an email.' });
+      const username = canonicalUsername(input.username);
+      return { user: await stores.users.findByUsername(username), key: protection.identifierKey('username', username) };
     }
-    return { user, key: attemptKey(user ? { userId: user.id } : { identifier }) };
+    if (input.email !== undefined) {
+      const email = canonicalEmail(input.email);
+      return { user: await stores.users.findByEmail(email), key: protection.identifierKey('email', email) };
+    }
+    throw new AuthError('invalid_request', { description: 'Give a username or an email.' });
   }
 
   async function verifyPassword(user: User | undefined, password: string): Promise<User> {
@@ -74,9 +74,10 @@ export function createLogin(options: LoginOptions): Login {
   return async function login(input) {
     assertPasswordInput(input.password);
     const account = await findAccount(input);
-    await protection.limitAttempt(input.ip ?? 'unknown', account.key, input.context);
+    await protection.limitAttempt(input.ip, account.key, input.context);
+    const lane: AttemptLane = await protection.laneOf({ identifierKey: account.key, userId: account.user?.id, ip: input.ip, deviceToken: input.deviceToken });
     try {
-      await protection.assertNotLocked(account.key);
+      await protection.assertNotLocked(lane);
     } catch (error) {
       await events.emit('login.failed', { reason: 'locked', ...(account.user ? { userId: account.user.id } : {}) }, { ...input.context, accountKey: account.key });
       throw error;
@@ -87,13 +88,13 @@ export function createLogin(options: LoginOptions): Login {
       assertEnabled(user);
     } catch (error) {
       if (error instanceof AuthError && error.code === 'invalid_credentials') {
-        await protection.recordFailure(account.key, account.user?.id, input.context);
+        await protection.recordFailure(lane, account.user?.id, input.context);
         const reason = (error.detail ?? 'wrong_password') as LoginFailureReason;
         await events.emit('login.failed', { reason, ...(account.user ? { userId: account.user.id } : {}) }, { ...input.context, accountKey: account.key });
       }
       throw error;
     }
-    await protection.recordSuccess(account.key);
+    await protection.recordSuccess(lane);
     await rehashIfNeeded(user, input.password);
     const opened = await sessions.open({
       user,
@@ -104,6 +105,7 @@ export function createLogin(options: LoginOptions): Login {
       ...(input.context ? { context: input.context } : {}),
       alsoInTransaction: (tx, session) => events.emitIn(tx, 'login.succeeded', { userId: user.id, sessionId: session.id }, input.context),
     });
-    return issueTokenResponse(tokens, clock, user, opened);
+    const deviceToken = await protection.trustDevice(lane, user.id, input.ip);
+    return { ...(await issueTokenResponse(tokens, clock, user, opened)), device_token: deviceToken };
   };
 }

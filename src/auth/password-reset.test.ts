@@ -153,6 +153,49 @@ describe('password reset through a signed webhook', () => {
   });
 });
 
+describe('password reset webhook retries', () => {
+  it('sends a retried delivery with the same signed delivery id', async () => {
+    const received: { body: string; signature: string; deliveryId: string }[] = [];
+    const receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ body, signature: String(request.headers['x-tessera-signature']), deliveryId: String(request.headers['x-tessera-delivery-id']) });
+        // The first attempt fails after the receiver has seen it: the case de-duplication is for.
+        response.statusCode = received.length === 1 ? 502 : 200;
+        response.end();
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    const secret = 'webhook-secret-for-tests-0123';
+    const t = await startTestApp(testBackends()[0]!, {
+      env: { TESSERA_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, TESSERA_WEBHOOK_SECRET: secret },
+    });
+    try {
+      await createUser(t, 'retried', { email: 'retried@example.com' });
+      await t.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { username: 'retried' } });
+      await t.tessera.passwordReset.settled();
+      assert.equal(received.length, 1);
+      t.clock.advance(11_000);
+      assert.equal(await t.tessera.passwordReset.deliver(), 1, 'the retry is delivered');
+      assert.equal(received.length, 2);
+      const ids = received.map(({ body, signature, deliveryId }) => {
+        const [, timestamp, mac] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature) ?? [];
+        assert.equal(mac, createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex'), 'the id is in the signed body');
+        const payload = JSON.parse(body) as { delivery_id: string };
+        assert.match(payload.delivery_id, /^[0-9a-f-]{36}$/);
+        assert.equal(deliveryId, payload.delivery_id, 'the header repeats the signed id');
+        return payload.delivery_id;
+      });
+      assert.equal(ids[0], ids[1], 'a retry carries the same delivery id');
+    } finally {
+      await t.close();
+      receiver.close();
+    }
+  });
+});
+
 const postgres = testBackends().find((backend) => backend.name === 'postgres');
 
 describe('password reset across a restart', { skip: postgres ? false : 'DATABASE_URL not set' }, () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
@@ -8,10 +8,10 @@ import type { OutboxMessage, OutboxStore, PasswordResetMail, PasswordResetReques
 import type { MailTransport } from '../outbox/transports.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
-import { attemptKey, type LoginProtection } from '../protection/login-protection.js';
+import type { LoginProtection } from '../protection/login-protection.js';
+import { networkOf } from '../protection/network.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { RateLimiter } from '../store/hot/hot-state.js';
-import type { ResetTokenStore } from '../store/sql/reset-token-store.js';
 import type { StoreSet } from '../store/stores.js';
 import { generateRefreshToken, parseRefreshToken, refreshSecretMatches } from '../tokens/refresh-token.js';
 import { canonicalEmail, canonicalUsername } from '../users/username.js';
@@ -22,7 +22,6 @@ export const resetTokenTtlMs = 30 * 60_000;
 
 export interface PasswordResetOptions {
   stores: StoreSet;
-  resetTokens: ResetTokenStore;
   outbox: OutboxStore;
   transport: MailTransport;
   /** Seals outbox bodies (purpose "outbox"). */
@@ -33,7 +32,16 @@ export interface PasswordResetOptions {
   revocations: RevocationService;
   events: EventBus;
   clock: Clock;
-  limiter: RateLimiter;
+  limiters: {
+    /** `TESSERA_RATE_LIMIT_RESET`: requests per account name and requesting network. */
+    account: RateLimiter;
+    /** `TESSERA_RATE_LIMIT_RESET_NETWORK`: requests per network, whatever the accounts. */
+    network: RateLimiter;
+    /** `TESSERA_RATE_LIMIT_RESET_MAIL`: mails per account, whatever the networks; applied by the worker. */
+    mails: RateLimiter;
+  };
+  /** `TESSERA_SECRET`: the quota keys are HMAC-ed under a key of their own purpose derived from it. */
+  secret: string;
   logger?: Logger;
 }
 
@@ -53,6 +61,26 @@ export interface PasswordReset {
   settled(): Promise<void>;
 }
 
+export type ResetQuotaKeys = (account: { username: string } | { email: string }, ip: string | null | undefined) => { account: string; network: string };
+
+/**
+ * The keys of the reset quota. Per account as typed (which field and its canonical form: the same
+ * whether or not an account has that name, and never the user id, so a 429 tells nothing) and per
+ * requesting network (IPv4 address, IPv6 /64): requests from one network use up only that
+ * network's quota for the account, never the real user's. The second key caps one network across
+ * all accounts. HMAC-ed under a key of its own purpose, so hot state holds no name, and none can be
+ * recovered from it by hashing a dictionary of names.
+ */
+export function resetQuotaKeys(secret: string): ResetQuotaKeys {
+  const key = Buffer.from(hkdfSync('sha256', secret, 'tessera', 'tessera/reset-quota-keys/v1', 32));
+  const digest = (subject: string) => createHmac('sha256', key).update(subject).digest('base64url');
+  return (account, ip) => {
+    const network = networkOf(ip ?? 'unknown');
+    const name = 'username' in account ? `username:${canonicalUsername(account.username)}` : `email:${canonicalEmail(account.email)}`;
+    return { account: digest(`reset:${name}\n${network}`), network: digest(`reset-network:${network}`) };
+  };
+}
+
 /** Retries: 10 s, 20 s, 40 s … up to an hour apart, 12 attempts in all. */
 function retryAt(now: number, attempts: number): Date | null {
   if (attempts >= 12) return null;
@@ -60,8 +88,9 @@ function retryAt(now: number, attempts: number): Date | null {
 }
 
 export function createPasswordReset(options: PasswordResetOptions): PasswordReset {
-  const { stores, resetTokens, outbox, sealer, clock, events, logger } = options;
+  const { stores, outbox, sealer, clock, events, logger } = options;
   const background = new Set<Promise<unknown>>();
+  const quotaKeys = resetQuotaKeys(options.secret);
 
   function inBackground(work: Promise<unknown>): void {
     const tracked = work.catch((error: unknown) => logger?.error({ err: error }, 'password reset failed')).finally(() => background.delete(tracked));
@@ -75,12 +104,20 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
         ? await stores.users.findByUsername(canonicalUsername(request.username))
         : await stores.users.findByEmail(canonicalEmail(request.email ?? ''));
     if (!user || user.disabled) return;
+    // The request quotas count per name and network, and networks are plentiful (an IPv6 /48 holds
+    // 65,536 /64s): this caps the mails one account receives. Applied here, after the 202, so the
+    // answer stays the same for every name; a dropped mail is only logged.
+    const cap = await options.limiters.mails.consume(`account:${user.id}`);
+    if (!cap.allowed) {
+      logger?.warn({ userId: user.id, ...(request.requestId ? { requestId: request.requestId } : {}) }, 'password reset mail suppressed');
+      return;
+    }
     const now = clock.now();
     const token = generateRefreshToken();
     const expiresAt = new Date(now + resetTokenTtlMs);
     const mail: PasswordResetMail = { to: user.email, username: user.username, token: token.token, expiresAt: expiresAt.toISOString() };
     const id = randomUUID();
-    await resetTokens.insert({ id: token.id, userId: user.id, secretHash: token.secretHash, createdAt: new Date(now), expiresAt });
+    await stores.resetTokens.insert({ id: token.id, userId: user.id, secretHash: token.secretHash, createdAt: new Date(now), expiresAt });
     await outbox.enqueue({ id, kind: 'password_reset', sealed: sealer.seal(JSON.stringify(mail), id), createdAt: new Date(now) });
     await events.emit('password.reset_requested', { userId: user.id }, { ip: request.ip ?? null, ...(request.requestId ? { requestId: request.requestId } : {}) });
   }
@@ -89,11 +126,16 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
 
   const service: PasswordReset = {
     async request(input, context) {
-      const identifier = input.username !== undefined ? canonicalUsername(input.username) : canonicalEmail(input.email ?? '');
-      const limited = await options.limiter.consume(attemptKey({ identifier }));
-      if (!limited.allowed) {
-        await events.emit('rate_limited', { limiter: 'reset' }, context);
-        throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'reset limit' });
+      const keys = quotaKeys(input.username !== undefined ? { username: input.username } : { email: input.email ?? '' }, context.ip);
+      for (const [limiter, key] of [
+        [options.limiters.account, keys.account],
+        [options.limiters.network, keys.network],
+      ] as const) {
+        const limited = await limiter.consume(key);
+        if (!limited.allowed) {
+          await events.emit('rate_limited', { limiter: 'reset' }, context);
+          throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'reset limit' });
+        }
       }
       const id = randomUUID();
       const stored: PasswordResetRequest = {
@@ -108,7 +150,7 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     async confirm({ token, newPassword }, context) {
       const parts = parseRefreshToken(token);
       if (!parts) throw invalid();
-      const record = await resetTokens.findById(parts.id);
+      const record = await stores.resetTokens.findById(parts.id);
       const now = clock.now();
       if (!record || !refreshSecretMatches(parts.secret, record.secretHash) || record.usedAt || record.expiresAt.getTime() <= now) throw invalid();
       const user = await stores.users.findById(record.userId);
@@ -116,10 +158,13 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
       const previousHashes = await stores.users.recentPasswordHashes(user.id, passwordHistorySize);
       await options.policy.assertAcceptable({ password: newPassword, username: user.username, email: user.email, previousHashes });
       const hash = await options.hasher.hash(newPassword);
-      // Single use: of concurrent confirmations exactly one consumes the token.
-      if (!(await resetTokens.consume(record.id, new Date(now)))) throw invalid();
+      // One transaction: a reset that does not commit leaves its token usable. The user's row is
+      // written first, so concurrent resets of one user queue there (lock order: user, then tokens).
       await stores.transaction(async (tx) => {
         await tx.users.changePassword(user.id, hash, new Date(now), passwordHistorySize - 1);
+        // Single use: of concurrent confirmations exactly one consumes the token; the others roll back.
+        if (!(await tx.resetTokens.consume(record.id, new Date(now)))) throw invalid();
+        await tx.resetTokens.endUnusedForUser(user.id);
         await events.emitIn(tx, 'password.reset', { userId: user.id }, context);
       });
       await options.revocations.revokeAllForUser(user.id, 'password_reset', context);
@@ -136,7 +181,7 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
           async (message: OutboxMessage) => {
             const body = sealer.open(message.sealed, message.id);
             if (message.kind === 'password_reset_request') await actOn(JSON.parse(body) as PasswordResetRequest);
-            else await options.transport(JSON.parse(body) as PasswordResetMail);
+            else await options.transport(JSON.parse(body) as PasswordResetMail, { id: message.id });
           },
           (attempts) => retryAt(clock.now(), attempts),
         );

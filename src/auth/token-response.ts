@@ -14,6 +14,8 @@ export interface TokenResponse {
   refresh_expires_in: number;
   session_id: string;
   user: PublicUser;
+  /** Sign-in only: presented with the next sign-in, keeps this device out of strangers' lockouts (docs/adr/006). */
+  device_token?: string;
 }
 
 export async function issueTokenResponse(

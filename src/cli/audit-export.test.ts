@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { auditKeys } from '../audit/keys.js';
 import type { AuditRecord } from '../audit/record.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import { migrate } from '../store/sql/migrate.js';
@@ -40,7 +41,7 @@ describe('tessera audit export / verify', () => {
     const db = await openPgliteDb({ dataDir: join(cwd, '.tessera', 'pgdata') });
     try {
       await migrate(db);
-      const audit = sqlAuditStore(db, db);
+      const audit = sqlAuditStore(db, db, { keys: auditKeys(env.TESSERA_SECRET) });
       for (const [i, agent] of agents.entries()) head = (await audit.append(record(i, agent))).hash;
     } finally {
       await db.close();

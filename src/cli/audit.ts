@@ -1,36 +1,63 @@
-import { auditAnchorKey } from '../audit/anchor.js';
-import type { ChainBreak } from '../audit/store.js';
+import { checkExpectedHead, parseExpectedHead, signedHeadValid, type ExpectedHead } from '../audit/head.js';
+import { auditKeys } from '../audit/keys.js';
+import type { AuditStore, ChainBreak, ChainVerification } from '../audit/store.js';
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../service.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import { migrate } from '../store/sql/migrate.js';
 import { auditExportCommand, auditExportUsage } from './audit-export.js';
 
-const usage = `Usage: tessera audit verify\n${auditExportUsage}`;
+const usage = `Usage: tessera audit verify [--expect-head SEQ:HASH | --expect-head SIGNED_HEAD_TOKEN]\n${auditExportUsage}`;
 
 const explanations: Record<ChainBreak['reason'], string> = {
-  hash_mismatch: 'its contents do not match its hash (edited)',
+  hash_mismatch: 'its contents do not match its MAC (edited or re-hashed, or TESSERA_SECRET is not the secret that wrote the chain)',
   link_broken: 'it does not link to the record before it (a record was removed, inserted or moved)',
-  anchor_forged: 'this retention anchor does not carry a valid signature: records may have been deleted and the gap dressed up as retention',
+  anchor_forged: 'this anchor does not carry a valid signature, or names another legacy head: records may have been deleted and the gap dressed up',
   head_removed: 'it does not link to the start of the chain nor to the latest retention anchor (the oldest records were deleted outside retention)',
 };
 
+/** `--expect-head X` or `--expect-head=X`, once; undefined when absent, 'bad' for anything else. */
+function expectedHeadArgument(args: string[]): ExpectedHead | undefined | 'bad' {
+  if (args.length === 0) return undefined;
+  const value = args.length === 1 && args[0]!.startsWith('--expect-head=') ? args[0]!.slice('--expect-head='.length) : args.length === 2 && args[0] === '--expect-head' ? args[1]! : undefined;
+  return (value !== undefined && parseExpectedHead(value)) || 'bad';
+}
+
+function describeVerified(result: ChainVerification): string {
+  const pruned = result.prunedThrough === undefined ? '' : `; records up to #${result.prunedThrough} were removed by retention`;
+  // The legacy part proves only what plain SHA-256 proves: anyone could have recomputed it.
+  const legacy =
+    result.legacyThrough === undefined
+      ? ''
+      : `; records up to #${result.legacyThrough} were written before the chain was keyed and verify with unkeyed SHA-256 only (they show accidental damage, not tampering by someone who could write to the database); records after are keyed`;
+  return `audit chain verified: ${result.records} records${pruned}${legacy}\n`;
+}
+
 /**
- * `tessera audit verify`: walks the hash chain; exit 0 when it holds, printing the count and the
- * head (seq and hash) to record elsewhere, 1 naming the first broken record.
+ * `tessera audit verify`: keys a legacy chain if no instance has yet, walks the chain; exit 0
+ * when it holds, printing the count and the head (seq and hash) to record elsewhere, 1 naming the
+ * first broken record, or when `--expect-head` is not in the chain.
  * `tessera audit export`: see audit-export.ts.
  */
 export async function auditCommand(args: string[]): Promise<number> {
   if (args[0] === 'export') return auditExportCommand(args.slice(1));
-  if (args[0] !== 'verify' || args.length > 1) {
+  const expected = args[0] === 'verify' ? expectedHeadArgument(args.slice(1)) : 'bad';
+  if (expected === 'bad') {
     process.stderr.write(usage);
     return 1;
   }
   const config = loadConfig();
+  const keys = auditKeys(config.secret);
+  if (expected?.signed && !signedHeadValid(keys, expected)) {
+    process.stdout.write('expected head REFUSED: its signature does not verify (forged or altered, or signed under another TESSERA_SECRET)\n');
+    return 1;
+  }
   const db = await openDatabase(config);
   try {
     await migrate(db);
-    const audit = sqlAuditStore(db, db, { anchorKey: auditAnchorKey(config.secret) });
+    const audit = sqlAuditStore(db, db, { keys });
+    const rekeyed = await audit.ensureKeyed(new Date());
+    if (rekeyed) process.stdout.write(`audit chain keyed: legacy records up to #${rekeyed.legacyHeadSeq} ${rekeyed.legacyVerified ? 'verified' : 'did NOT verify'} with SHA-256\n`);
     // Records a stopped server wrote but had not chained yet (ADR 005) join the chain first.
     let chained = 0;
     for (let moved = await audit.chainPending(500); moved > 0; moved = await audit.chainPending(500)) chained += moved;
@@ -41,12 +68,19 @@ export async function auditCommand(args: string[]): Promise<number> {
       process.stdout.write(`audit chain BROKEN at record #${seq} (id ${id}): ${explanations[reason]}; ${result.records} records before it verify\n`);
       return 1;
     }
-    const pruned = result.prunedThrough === undefined ? '' : `; records up to #${result.prunedThrough} were removed by retention`;
-    process.stdout.write(`audit chain verified: ${result.records} records${pruned}\n`);
+    process.stdout.write(describeVerified(result));
     // A hash chain cannot show that its newest records were cut off: keep this line elsewhere.
     process.stdout.write(result.head ? `head: #${result.head.seq} ${result.head.hash}\n` : 'head: none (empty log)\n');
-    return 0;
+    if (!expected) return 0;
+    const check = checkExpectedHead(expected, result, await recordAt(audit, expected.seq));
+    process.stdout.write(check.ok ? `${check.message}\n` : `expected head NOT FOUND: ${check.message}\n`);
+    return check.ok ? 0 : 1;
   } finally {
     await db.close();
   }
+}
+
+async function recordAt(audit: AuditStore, seq: number): Promise<{ seq: number; hash: string } | undefined> {
+  const [record] = await audit.scan({}, { afterSeq: seq - 1, throughSeq: seq, limit: 1 });
+  return record && { seq: record.seq, hash: record.hash };
 }

@@ -10,7 +10,8 @@ const usage = `Usage: tessera <command>
 Commands:
   serve      start the HTTP server (migrates the database first)
   migrate    apply database migrations and exit
-  audit verify   check the audit log's hash chain; names the first broken record
+  audit verify   check the audit log's keyed chain; names the first broken record
+                 (--expect-head SEQ:HASH or a logged signed head's token: fail unless it is still there)
   audit export   write the audit log to stdout as JSON Lines or CSV (--format, --since, --until, --type)
 
 Configuration is read from the environment and an optional .env file; see README.md.

@@ -1,4 +1,6 @@
+import { auditKeys } from '../audit/keys.js';
 import { loadConfig } from '../config/load.js';
+import { sqlAuditStore } from '../store/sql/audit-store.js';
 import { migrate } from '../store/sql/migrate.js';
 import { openDatabase } from '../service.js';
 
@@ -12,6 +14,9 @@ export async function migrateCommand(): Promise<number> {
         ? `applied migrations ${result.applied.join(', ')}; schema is at version ${result.current}\n`
         : `schema is up to date (version ${result.current})\n`,
     );
+    // A chain written before it was keyed is anchored here when no server has done it yet.
+    const rekeyed = await sqlAuditStore(db, db, { keys: auditKeys(config.secret) }).ensureKeyed(new Date());
+    if (rekeyed) process.stdout.write(`audit chain keyed: legacy records up to #${rekeyed.legacyHeadSeq} ${rekeyed.legacyVerified ? 'verified' : 'did NOT verify'} with SHA-256\n`);
     return 0;
   } finally {
     await db.close();

@@ -48,12 +48,16 @@ export interface Config {
   readonly loginAccountRateLimit: RateLimitSetting;
   /** `TESSERA_RATE_LIMIT_LOGIN_IP`, default 20/1m: sign-in attempts per IP across account names. */
   readonly loginIpRateLimit: RateLimitSetting;
-  /** `TESSERA_RATE_LIMIT_IP`, default 1000/1h: requests per client IP, all routes but health, JWKS and verification. */
+  /** `TESSERA_RATE_LIMIT_IP`, default 1000/1h: requests per client network (IPv4 address, IPv6 /64), all routes but health, JWKS and verification. */
   readonly ipRateLimit: RateLimitSetting;
-  /** `TESSERA_RATE_LIMIT_SIGNUP`, default 10/1h: registrations per client IP (when sign-up is open). */
+  /** `TESSERA_RATE_LIMIT_SIGNUP`, default 10/1h: registrations per client network, an IPv4 address or IPv6 /64 (when sign-up is open). */
   readonly signupRateLimit: RateLimitSetting;
-  /** `TESSERA_RATE_LIMIT_RESET`, default 3/1h: password-reset requests per account. */
+  /** `TESSERA_RATE_LIMIT_RESET`, default 3/1h: password-reset requests per account name and requesting network. */
   readonly resetRateLimit: RateLimitSetting;
+  /** `TESSERA_RATE_LIMIT_RESET_NETWORK`, default 20/1h: password-reset requests per network (IPv4 address, IPv6 /64), all accounts. */
+  readonly resetNetworkRateLimit: RateLimitSetting;
+  /** `TESSERA_RATE_LIMIT_RESET_MAIL`, default 5/1h: reset mails per account, whatever the networks asking; more are silently dropped. */
+  readonly resetMailRateLimit: RateLimitSetting;
   /**
    * Where reset messages go: `TESSERA_WEBHOOK_URL` (+ `TESSERA_WEBHOOK_SECRET`, HMAC-SHA256 of the
    * body), else `TESSERA_SMTP_URL` (from `TESSERA_MAIL_FROM`), else the log (development).
@@ -82,7 +86,10 @@ export interface Config {
   readonly passwordMinLength: number;
   /** `TESSERA_PASSWORD_MIN_SCORE`, default 3: the zxcvbn strength score (0–4) a new password needs. */
   readonly passwordMinScore: number;
-  /** `TESSERA_TRUST_PROXY`: false (default), a hop count, or trusted proxy IPs/CIDRs. */
+  /**
+   * `TESSERA_TRUST_PROXY`: false (default), a hop count (1–16), or trusted proxy IPs/CIDRs in
+   * canonical spelling; `resolveClientAddress` (protection/client-address.ts) applies it.
+   */
   readonly trustProxy: false | number | readonly string[];
   /** `TESSERA_CORS_ORIGINS`: origins allowed by CORS; empty (default) sends no CORS headers. */
   readonly corsOrigins: readonly string[];
@@ -90,6 +97,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** `TESSERA_AUDIT_RETENTION`, default 365d. */
   readonly auditRetentionMs: number;
+  /** `TESSERA_AUDIT_HEAD_INTERVAL`, default 1h (1m to 7d): how often one instance logs the signed audit head. */
+  readonly auditHeadIntervalMs: number;
   /** `TESSERA_IP_BLOCK_DURATION`, default 15m: how long a detection rule blocks a source IP from signing in; 0 never blocks. */
   readonly ipBlockMs: number;
   /** `TESSERA_BOOTSTRAP_ADMIN` (`name:password`): the first admin, created when there are no users. */

@@ -124,6 +124,15 @@ describe('parseConfig', () => {
     ['TESSERA_MAX_SESSIONS_PER_USER', '0', /between/],
     ['DATABASE_URL', 'mysql://localhost/db', /postgres/],
     ['REDIS_URL', 'http://localhost', /redis/],
+    // Reset tokens travel in these: plain HTTP only to this host (issue 10, finding 13).
+    ['TESSERA_WEBHOOK_URL', 'http://hooks.example.com/tessera', /https:\/\/.*loopback/],
+    ['TESSERA_WEBHOOK_URL', 'http://127.0.0.1.nip.io/hook', /https:\/\//],
+    ['TESSERA_WEBHOOK_URL', 'http://localhost.example.com/hook', /https:\/\//],
+    ['TESSERA_WEBHOOK_URL', 'http://10.0.0.5/hook', /https:\/\//],
+    ['TESSERA_WEBHOOK_URL', 'ftp://hooks.example.com/', /https:\/\//],
+    ['TESSERA_RESET_URL', 'http://app.example.com/reset', /https:\/\/.*loopback/],
+    ['TESSERA_RESET_URL', 'http://[::ffff:7f00:1]/reset', /https:\/\//],
+    ['TESSERA_RESET_URL', 'not a url', /https:\/\//],
   ];
   for (const [variable, value, message] of invalid) {
     it(`refuses ${variable}=${JSON.stringify(value)}, naming the variable`, () => {
@@ -133,6 +142,59 @@ describe('parseConfig', () => {
       assert.match(issue.message, message);
     });
   }
+
+  describe('TESSERA_TRUST_PROXY', () => {
+    const accepted: [string, false | number | string[]][] = [
+      ['false', false],
+      ['0', false],
+      ['1', 1],
+      ['16', 16],
+      [' 2 ', 2],
+      ['127.0.0.1', ['127.0.0.1']],
+      ['10.0.0.0/8, 192.168.0.0/16,', ['10.0.0.0/8', '192.168.0.0/16']],
+      ['2001:DB8:0::/32,::1,::ffff:10.1.2.3', ['2001:db8::/32', '::1', '10.1.2.3']],
+      ['::ffff:10.0.0.0/104', ['10.0.0.0/8']],
+      ['10.1.2.3/32', ['10.1.2.3']],
+    ];
+    for (const [value, expected] of accepted) {
+      it(`accepts ${JSON.stringify(value)}`, () => {
+        assert.deepEqual(parseConfig({ TESSERA_SECRET: secret, TESSERA_TRUST_PROXY: value }).trustProxy, expected);
+      });
+    }
+
+    // Everything not implemented stops start-up, naming the variable and never echoing the value.
+    const refused: [string, RegExp][] = [
+      ['true', /hop count from 0 to 16/],
+      ['loopback', /entry 1 is not an IP/],
+      ['loopback, 10.0.0.0/8', /entry 1 is not an IP/],
+      ['uniquelocal', /entry 1 is not an IP/],
+      ['proxy.example.com', /entry 1 is not an IP/],
+      ['10.0.0.0/33', /entry 1 has a prefix length that is not 0 to 32/],
+      ['2001:db8::/129', /prefix length that is not 0 to 128/],
+      ['10.0.0.0/8/8', /prefix length/],
+      ['10.0.0.1/8', /bits set beyond its prefix/],
+      ['0.0.0.0/0', /trusts every address/],
+      ['::/0', /trusts every address/],
+      ['-1', /not an IP/],
+      ['17', /hop count is above 16/],
+      ['99999999999999999999', /hop count is above 16/],
+      ['1.5', /not an IP/],
+      ['1,10.0.0.1', /entry 1 is not an IP/],
+      ['10.0.0.0/8,<script>', /entry 2 is not an IP/],
+      ['127.0.0.1:80', /not an IP/],
+      ['[::1]', /not an IP/],
+      ['fe80::1%eth0', /not an IP/],
+      [',', /must be false, a hop count/],
+    ];
+    for (const [value, message] of refused) {
+      it(`refuses ${JSON.stringify(value)}`, () => {
+        const issue = issuesOf({ TESSERA_TRUST_PROXY: value }).find((candidate) => candidate.variable === 'TESSERA_TRUST_PROXY');
+        assert.ok(issue, 'an issue names TESSERA_TRUST_PROXY');
+        assert.match(issue.message, message);
+        if (value.length > 2) assert.ok(!issue.message.includes(value), `the message does not echo ${value}`);
+      });
+    }
+  });
 
   it('never echoes a secret value in its messages', () => {
     for (const env of [{ TESSERA_SECRET: 'hunter2-short' }, { TESSERA_BOOTSTRAP_ADMIN: 'hunter2-no-colon' }]) {
@@ -144,6 +206,26 @@ describe('parseConfig', () => {
         assert.doesNotMatch(error.message, /hunter2/);
       }
     }
+  });
+
+  it('allows plain-HTTP webhook and reset URLs on loopback hosts only, with a start-up warning', () => {
+    const loopback = ['http://127.0.0.1:9000/hook', 'http://127.8.9.10/hook', 'http://[::1]:8080/hook', 'http://localhost:3000/hook', 'http://LOCALHOST/hook'];
+    for (const url of loopback) {
+      for (const variable of ['TESSERA_WEBHOOK_URL', 'TESSERA_RESET_URL']) {
+        const config = parseConfig({ TESSERA_SECRET: secret, TESSERA_WEBHOOK_SECRET: 'webhook-secret-0123456', [variable]: url });
+        const warnings = config.warnings.filter((warning) => warning.includes(variable));
+        assert.equal(warnings.length, 1, `${variable}=${url}: ${JSON.stringify(config.warnings)}`);
+        assert.match(warnings[0]!, /plain HTTP/);
+      }
+    }
+    const secure = parseConfig({
+      TESSERA_SECRET: secret,
+      TESSERA_WEBHOOK_URL: 'https://hooks.example.com/tessera',
+      TESSERA_WEBHOOK_SECRET: 'webhook-secret-0123456',
+      TESSERA_RESET_URL: 'https://app.example.com/reset',
+    });
+    assert.deepEqual(secure.warnings.filter((warning) => /WEBHOOK_URL|RESET_URL/.test(warning)), []);
+    assert.equal(secure.outbox.webhookUrl, 'https://hooks.example.com/tessera');
   });
 
   it('requires a signing secret with a webhook', () => {

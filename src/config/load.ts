@@ -51,6 +51,13 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
   if (e.TESSERA_WEBHOOK_URL === undefined && e.TESSERA_SMTP_URL === undefined) {
     warnings.push('no TESSERA_SMTP_URL or TESSERA_WEBHOOK_URL: password-reset links are written to the log');
   }
+  for (const [variable, url] of [
+    ['TESSERA_WEBHOOK_URL', e.TESSERA_WEBHOOK_URL],
+    ['TESSERA_RESET_URL', e.TESSERA_RESET_URL],
+  ] as const) {
+    // The schema allows plain HTTP for loopback hosts only.
+    if (url?.toLowerCase().startsWith('http:')) warnings.push(`${variable} is plain HTTP (a loopback host): reset tokens travel in it unencrypted`);
+  }
   if (e.TESSERA_SIGNUP === 'open') {
     warnings.push('TESSERA_SIGNUP=open: anyone can create an account');
   }
@@ -82,6 +89,8 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     ipRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_IP),
     signupRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_SIGNUP),
     resetRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET),
+    resetNetworkRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET_NETWORK),
+    resetMailRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET_MAIL),
     outbox: Object.freeze({
       smtpUrl: e.TESSERA_SMTP_URL,
       mailFrom: e.TESSERA_MAIL_FROM,
@@ -106,6 +115,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     corsOrigins: Object.freeze([...e.TESSERA_CORS_ORIGINS]),
     metricsToken: e.TESSERA_METRICS_TOKEN,
     auditRetentionMs: e.TESSERA_AUDIT_RETENTION,
+    auditHeadIntervalMs: e.TESSERA_AUDIT_HEAD_INTERVAL,
     ipBlockMs: e.TESSERA_IP_BLOCK_DURATION,
     bootstrapAdmin: e.TESSERA_BOOTSTRAP_ADMIN,
     logLevel: e.TESSERA_LOG_LEVEL,

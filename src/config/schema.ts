@@ -1,5 +1,6 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { maxTrustedHops } from '../protection/client-address.js';
+import { formatRange, isWholeFamily, parseRange } from '../protection/ip-address.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 const signingAlgs = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
@@ -69,22 +70,38 @@ const issuerUrl = optionalText.transform((text, ctx) => {
   return text.replace(/\/+$/, '');
 });
 
-/** `TESSERA_TRUST_PROXY`: a hop count, or a comma-separated list of IPs and CIDRs. */
+const trustProxyForms = `must be false, a hop count from 0 to ${maxTrustedHops}, or a comma-separated list of IP addresses and CIDRs`;
+
+/**
+ * `TESSERA_TRUST_PROXY`: false, a hop count, or a list of trusted proxies' IPs and CIDRs (kept in
+ * canonical spelling). Everything else is refused, `true` and proxy-addr's names (`loopback`)
+ * included: each of them would trust addresses the operator never named. Issues name the
+ * entry's position, never its text (configuration errors never echo a value).
+ */
 const trustProxy = optionalText.transform((text, ctx): number | string[] | false => {
   if (text === undefined || text === 'false') return false;
-  if (/^\d{1,2}$/.test(text)) return Number(text);
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops <= maxTrustedHops) return hops === 0 ? false : hops;
+    ctx.addIssue({ code: 'custom', message: `${trustProxyForms}: the hop count is above ${maxTrustedHops}` });
+    return z.NEVER;
+  }
   const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
-  for (const entry of entries) {
-    const [address, prefix, ...rest] = entry.split('/');
-    const family = isIP(address ?? '');
-    const prefixOk =
-      prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
-    if (family === 0 || !prefixOk || rest.length > 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be a hop count or a comma-separated list of IP addresses and CIDRs' });
+  if (entries.length === 0) {
+    ctx.addIssue({ code: 'custom', message: trustProxyForms });
+    return z.NEVER;
+  }
+  const ranges: string[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const range = parseRange(entry);
+    if ('error' in range || isWholeFamily(range)) {
+      const problem = 'error' in range ? range.error : 'trusts every address (like true)';
+      ctx.addIssue({ code: 'custom', message: `${trustProxyForms}: entry ${index + 1} ${problem}` });
       return z.NEVER;
     }
+    ranges.push(formatRange(range));
   }
-  return entries;
+  return ranges;
 });
 
 const corsOrigins = optionalText.transform((text, ctx) => {
@@ -104,6 +121,26 @@ const corsOrigins = optionalText.transform((text, ctx) => {
   }
   return origins;
 });
+
+/** Loopback hosts as the URL parser spells them (it normalises `127.1`, `[0:0::1]`, case). */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * A URL a reset token travels in (the webhook it is posted to, the page its link opens): https://,
+ * or plain http:// to a loopback host only (development; start-up warns about it).
+ */
+const tokenBearingUrl = optionalText.refine((text) => {
+  if (text === undefined) return true;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+}, 'must be an https:// URL (it carries reset tokens); http:// only for a loopback host (127.0.0.0/8, ::1, localhost)');
 
 const bootstrapAdmin = optionalText.transform((text, ctx) => {
   if (text === undefined) return undefined;
@@ -169,11 +206,13 @@ export const envSchema = z.object({
   TESSERA_RATE_LIMIT_IP: rateLimit('1000/1h'),
   TESSERA_RATE_LIMIT_SIGNUP: rateLimit('10/1h'),
   TESSERA_RATE_LIMIT_RESET: rateLimit('3/1h'),
+  TESSERA_RATE_LIMIT_RESET_NETWORK: rateLimit('20/1h'),
+  TESSERA_RATE_LIMIT_RESET_MAIL: rateLimit('5/1h'),
   TESSERA_SMTP_URL: optionalText.refine((url) => url === undefined || /^smtps?:\/\//.test(url), 'must be an smtp:// or smtps:// URL'),
   TESSERA_MAIL_FROM: z.string().trim().min(3).max(256).default('Tessera <no-reply@localhost>'),
-  TESSERA_WEBHOOK_URL: optionalText.refine((url) => url === undefined || /^https?:\/\//.test(url), 'must be an http(s) URL'),
+  TESSERA_WEBHOOK_URL: tokenBearingUrl,
   TESSERA_WEBHOOK_SECRET: optionalText.refine((secret) => secret === undefined || secret.length >= 16, 'must be at least 16 characters'),
-  TESSERA_RESET_URL: optionalText.refine((url) => url === undefined || /^https?:\/\//.test(url), 'must be an http(s) URL'),
+  TESSERA_RESET_URL: tokenBearingUrl,
   TESSERA_LOCKOUT_THRESHOLD: integer(5, 1, 1000),
   TESSERA_LOCKOUT_WINDOW: duration('15m', { min: 1000 }),
   TESSERA_LOCKOUT_DURATION: duration('15m', { min: 1000 }),
@@ -191,6 +230,7 @@ export const envSchema = z.object({
   TESSERA_CORS_ORIGINS: corsOrigins,
   TESSERA_METRICS_TOKEN: optionalText,
   TESSERA_AUDIT_RETENTION: duration('365d', { min: 86_400_000 }),
+  TESSERA_AUDIT_HEAD_INTERVAL: duration('1h', { min: 60_000, max: 7 * 86_400_000 }),
   TESSERA_IP_BLOCK_DURATION: duration('15m', { min: 0, max: 7 * 86_400_000 }),
   TESSERA_BOOTSTRAP_ADMIN: bootstrapAdmin,
   TESSERA_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

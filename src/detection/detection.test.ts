@@ -83,7 +83,8 @@ for (const backend of testBackends()) {
         const incident = await onlyIncident(t, admin);
         assert.equal(incident.type, 'brute_force');
         assert.equal(incident.severity, 'high');
-        assert.match(incident.subject, /^user:[0-9a-f-]{36}$/);
+        assert.match(incident.subject, /^account:[A-Za-z0-9_-]{22}$/, 'the identifier, as a digest');
+        assert.match(String(incident.evidence.user_id), /^[0-9a-f-]{36}$/, 'the account in the evidence');
         assert.equal(incident.evidence.failures, detectionRules.bruteForce.failures);
         assert.equal(incident.status, 'open');
 

@@ -31,8 +31,11 @@ export const detectionRules = {
  */
 const verificationEndpoints: ReadonlySet<string> = new Set(['/auth/verify', '/auth/introspect']);
 
-/** Failure reasons that tested a password: a locked name tests nothing, a disabled user had it right. */
-const guessReasons: ReadonlySet<string> = new Set(['unknown_user', 'wrong_password']);
+/**
+ * Failure reasons that tested a password: a locked name tests nothing. A disabled account counts
+ * like the others: its answer is the same 401, so its incidents (in /metrics) must be too.
+ */
+const guessReasons: ReadonlySet<string> = new Set(['unknown_user', 'wrong_password', 'user_disabled']);
 
 /** A rule that keeps firing updates its incident at most this often (per instance). */
 const raiseIntervalMs = 10_000;
@@ -90,9 +93,13 @@ export function createDetector(options: DetectorOptions): Detector {
   async function onLoginFailed(event: Extract<SecurityEvent, { type: 'login.failed' }>): Promise<void> {
     if (!guessReasons.has(event.payload.reason)) return;
     const ip = networkOf(event.context.ip ?? 'unknown');
-    const account = event.payload.userId ? `user:${event.payload.userId}` : `name:${event.context.accountKey ?? 'unknown'}`;
-    // Names that are no account are not named in an incident: a user may have typed a password there.
-    const subject = event.payload.userId ? `user:${event.payload.userId}` : 'account:unknown';
+    // Per identifier as typed (the keyed digest the lockout counts under), never per account:
+    // counting an account's username and e-mail together, or naming it in the subject, would
+    // make incidents (and their counter in /metrics) tell which names exist (issue 10, finding 6).
+    // The subject never holds the typed name (a user may have typed a password there).
+    const account = `name:${event.context.accountKey ?? 'unknown'}`;
+    const subject = `account:${digest(account)}`;
+    const owner = event.payload.userId ? { user_id: event.payload.userId } : {};
     const { bruteForce, passwordSpraying, distributedAttack } = detectionRules;
 
     const failures = await occurrence(`det:bf:${account}`, event, bruteForce.windowMs);
@@ -106,7 +113,7 @@ export function createDetector(options: DetectorOptions): Detector {
           type: 'brute_force',
           severity: 'high',
           subject,
-          evidence: { failures: failures.size, distinct_ips: ips.size, last_ip: ip, window: windowName(bruteForce.windowMs / minute) },
+          evidence: { ...owner, failures: failures.size, distinct_ips: ips.size, last_ip: ip, window: windowName(bruteForce.windowMs / minute) },
         },
         ips.size === 1 ? ip : undefined,
       );
@@ -116,7 +123,7 @@ export function createDetector(options: DetectorOptions): Detector {
         type: 'distributed_attack',
         severity: 'high',
         subject,
-        evidence: { distinct_ips: ips.size, last_ip: ip, window: windowName(distributedAttack.windowMs / minute) },
+        evidence: { ...owner, distinct_ips: ips.size, last_ip: ip, window: windowName(distributedAttack.windowMs / minute) },
       });
     }
     if (accounts.size >= passwordSpraying.accounts) {

@@ -19,8 +19,11 @@ export interface SecurityEventPayloads {
   'token.rejected': { reason: TokenRejectionReason; endpoint: string };
   'user.created': { userId: string; roles: string[]; via: 'register' | 'admin' | 'bootstrap' };
   'user.tokens_revoked': { userId: string; sessions: number; reason: string };
-  /** An account name reached the failure threshold; `userId` when it names an account. */
-  'user.locked': { userId?: string; lockedUntil: number; locks: number };
+  /**
+   * An identifier reached the failure threshold; `userId` when it names an account. `trusted`
+   * when it was the own lane of a device token or a known network (docs/adr/006).
+   */
+  'user.locked': { userId?: string; lockedUntil: number; locks: number; trusted?: 'device' | 'network' };
   'user.unlocked': { userId: string };
   'rate_limited': { limiter: string };
   'access.denied': { reason: 'forbidden' | 'insufficient_permissions' | 'not_token_owner' | 'ip_blocked'; userId?: string; endpoint: string };
@@ -32,6 +35,10 @@ export interface SecurityEventPayloads {
   'incident.resolved': { incidentId: string; incidentType: string; by: string };
   'ip.blocked': { blockedIp: string; until: number; incidentType: string };
   'audit.pruned': { throughSeq: number; throughHash: string; removed: number; before: string };
+  /** The chain was keyed; records up to `legacyHeadSeq` keep their unkeyed SHA-256 links. */
+  'audit.rekeyed': { legacyHeadSeq: number; legacyHeadHash: string; legacyRecords: number; legacyVerified: boolean; legacyBrokenAt?: number };
+  /** Retention or the head publisher found the chain broken and stopped (nothing removed or signed). */
+  'audit.chain_broken': { seq: number; recordId: string; reason: string; during: 'retention' | 'head' };
 }
 
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'user_disabled' | 'locked';
@@ -58,12 +65,16 @@ export type SecurityEvent = {
 
 /**
  * Writes an event's audit record: inside `tx` when given (the transaction of the change), else on
- * its own. Sampled-out events are not written.
+ * its own. Sampled-out events are not written. Resolves to whether a record was written.
  */
-export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<void>;
+export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<boolean>;
 
-/** Hears every event after it is durable: its audit record is written and committed (not yet chained). */
-export type EventListener = (event: SecurityEvent) => void;
+/**
+ * Hears every event after it is durable: its audit record is written and committed (not yet
+ * chained). `recorded` is false for an event with no record (sampled out, or no recorder), which a
+ * client can cause at will: what only follows the audit log should not wake for it.
+ */
+export type EventListener = (event: SecurityEvent, recorded: boolean) => void;
 
 export interface EventBus {
   /**
@@ -91,10 +102,10 @@ export interface EventBusOptions {
 export function createEventBus(options: EventBusOptions): EventBus {
   const listeners = new Set<EventListener>();
 
-  function deliver(event: SecurityEvent): void {
+  function deliver(event: SecurityEvent, recorded: boolean): void {
     for (const listener of listeners) {
       try {
-        listener(event);
+        listener(event, recorded);
       } catch (error) {
         // A failing subscriber never fails the request that emitted.
         options.onListenerError?.(error);
@@ -109,13 +120,13 @@ export function createEventBus(options: EventBusOptions): EventBus {
   return {
     async emit(type, payload, context = {}) {
       const event = eventOf(type, payload, context);
-      await options.recorder?.(event, undefined);
-      deliver(event);
+      const recorded = (await options.recorder?.(event, undefined)) ?? false;
+      deliver(event, recorded);
     },
     async emitIn(tx, type, payload, context = {}) {
       const event = eventOf(type, payload, context);
-      await options.recorder?.(event, tx);
-      tx.afterCommit(() => deliver(event));
+      const recorded = (await options.recorder?.(event, tx)) ?? false;
+      tx.afterCommit(() => deliver(event, recorded));
     },
     subscribe(listener) {
       listeners.add(listener);

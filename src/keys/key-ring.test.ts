@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { calculateJwkThumbprint, importJWK, jwtVerify, SignJWT } from 'jose';
+import type { Logger } from 'pino';
 import { ManualClock } from '../clock.js';
 import type { SigningAlg } from '../config/schema.js';
 import type { Db } from '../store/sql/db.js';
@@ -8,8 +9,11 @@ import { sqlStores } from '../store/sql/sql-stores.js';
 import { testSecret } from '../test-support/config.js';
 import { testBackends, type TestBackend, type TestDatabase } from '../test-support/databases.js';
 import { minute, warmUp } from '../test-support/fixtures.js';
-import { KeyDecryptionError, KeyRing } from './key-ring.js';
+import { generateSigningKey } from './generate.js';
+import { KeyDecryptionError, KeyIntegrityError, KeyRing } from './key-ring.js';
+import { signingKeyBinding } from './integrity.js';
 import { createSealer } from './sealer.js';
+import type { PublicJwk, SigningKeyRecord } from './signing-key.js';
 
 const algs: SigningAlg[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
@@ -43,6 +47,23 @@ interface KeyRow {
 
 async function keyRows(db: Db): Promise<KeyRow[]> {
   return db.query<KeyRow>('SELECT kid, alg, status, private_key_sealed FROM signing_keys ORDER BY created_at, kid');
+}
+
+/** A key row as Tessera wrote it before the seal bound the public key (associated data: the kid). */
+async function legacyRecord(alg: SigningAlg): Promise<SigningKeyRecord> {
+  const key = await generateSigningKey(alg);
+  const now = new Date();
+  return {
+    kid: key.kid,
+    alg,
+    publicJwk: key.publicJwk,
+    privateKeySealed: createSealer(testSecret, 'signing-keys').seal(key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), key.kid),
+    status: 'active',
+    createdAt: now,
+    activatedAt: now,
+    retiredAt: null,
+    publishUntil: null,
+  };
 }
 
 /** Signs with the ring's private key and verifies against its published JWK (real crypto, through jose). */
@@ -92,7 +113,7 @@ for (const backend of testBackends()) {
         });
 
         it('stores the private key sealed, never as PEM', async () => {
-          const rows = await database.db.query<{ kid: string; private_key_sealed: string; public_jwk: Record<string, unknown> }>(
+          const rows = await database.db.query<{ kid: string; private_key_sealed: string; public_jwk: PublicJwk }>(
             'SELECT kid, private_key_sealed, public_jwk FROM signing_keys',
           );
           assert.equal(rows.length, 1);
@@ -101,8 +122,10 @@ for (const backend of testBackends()) {
           assert.ok(!row.private_key_sealed.includes('BEGIN'));
           assert.match(row.private_key_sealed, /^v1\./);
           for (const member of privateMembers) assert.equal(member in row.public_jwk, false);
-          const pem = createSealer(testSecret, 'signing-keys').open(row.private_key_sealed, row.kid);
-          assert.match(pem, /^-----BEGIN PRIVATE KEY-----/, 'sealed under the secret with the kid as associated data');
+          const sealer = createSealer(testSecret, 'signing-keys');
+          const pem = sealer.open(row.private_key_sealed, signingKeyBinding(row.kid, alg, row.public_jwk));
+          assert.match(pem, /^-----BEGIN PRIVATE KEY-----/, 'sealed under the secret, bound to the kid, alg and public key');
+          assert.throws(() => sealer.open(row.private_key_sealed, row.kid), 'not with the kid alone');
         });
 
         it('reuses the stored key when a second ring opens on the same database', async () => {
@@ -204,6 +227,57 @@ for (const backend of testBackends()) {
         );
         for (const ring of rings) assert.equal(ring.signingKey.kid, active[0]?.kid);
       });
+    });
+
+    it('keeps a key sealed before the public-key binding working, and re-seals it with the binding', async () => {
+      await withDatabase(backend, async (db) => {
+        const sealer = createSealer(testSecret, 'signing-keys');
+        const legacy = await legacyRecord('ES256');
+        assert.equal(await sqlStores(db).signingKeys.insertActiveIfNone(legacy), true);
+        const ring = await openRing(db, 'ES256');
+        assert.equal(ring.signingKey.kid, legacy.kid, 'the stored key, not a new one');
+        assert.deepEqual(ring.jwks().keys, [legacy.publicJwk]);
+        await assertSignsVerifiably(ring);
+        const [row] = await keyRows(db);
+        assert.notEqual(row?.private_key_sealed, legacy.privateKeySealed, 're-sealed');
+        assert.match(sealer.open(row!.private_key_sealed, signingKeyBinding(legacy.kid, 'ES256', legacy.publicJwk)), /^-----BEGIN PRIVATE KEY-----/);
+        assert.equal((await openRing(db, 'ES256')).signingKey.kid, legacy.kid, 'and opens again after the upgrade');
+      });
+    });
+
+    it('leaves out, and logs once as an error, a published row whose private key does not back it', async () => {
+      await withDatabase(backend, async (db) => {
+        const errors: Array<Record<string, unknown>> = [];
+        const logger = { error: (fields: Record<string, unknown>) => errors.push(fields), warn: () => undefined } as unknown as Logger;
+        const ring = await KeyRing.open({ stores: sqlStores(db), sealer: createSealer(testSecret, 'signing-keys'), alg: 'EdDSA', clock: new ManualClock(), retiredKeyGraceMs: graceMs, logger });
+        const forged = { ...(await legacyRecord('EdDSA')), status: 'next' as const, privateKeySealed: 'not a sealed key' };
+        await db.query(
+          `INSERT INTO signing_keys (kid, alg, public_jwk, private_key_sealed, status, created_at) VALUES ($1, $2, ($3::text)::jsonb, $4, 'next', now())`,
+          [forged.kid, forged.alg, JSON.stringify(forged.publicJwk), forged.privateKeySealed],
+        );
+        await ring.reload();
+        await ring.reload();
+        assert.deepEqual(ring.jwks().keys.map((key) => key.kid), [ring.signingKey.kid]);
+        assert.equal(ring.verificationKey(forged.kid), undefined);
+        assert.deepEqual(errors, [{ kid: forged.kid, status: 'next', reason: 'unopenable' }]);
+        assert.ok(!JSON.stringify(errors).includes('not a sealed key'), 'the stored value is not logged');
+      });
+    });
+
+    it("refuses to start when the active key's row was changed outside Tessera", async () => {
+      const attacker = await generateSigningKey('ES256');
+      const cases: Array<{ name: string; change: (record: SigningKeyRecord) => SigningKeyRecord; error: new (...args: never[]) => Error }> = [
+        { name: 'legacy seal, public key swapped', change: (r) => ({ ...r, publicJwk: { ...attacker.publicJwk, kid: r.kid } }), error: KeyIntegrityError },
+        { name: 'legacy seal, a private member added', change: (r) => ({ ...r, publicJwk: { ...r.publicJwk, d: 'AAAA' } as PublicJwk }), error: KeyIntegrityError },
+        { name: 'legacy seal, alg of another key type', change: (r) => ({ ...r, alg: 'RS256', publicJwk: { ...r.publicJwk, alg: 'RS256' } }), error: KeyIntegrityError },
+        { name: 'no private key', change: (r) => ({ ...r, privateKeySealed: '' }), error: KeyDecryptionError },
+      ];
+      for (const testCase of cases) {
+        await withDatabase(backend, async (db) => {
+          assert.equal(await sqlStores(db).signingKeys.insertActiveIfNone(testCase.change(await legacyRecord('ES256'))), true);
+          await assert.rejects(openRing(db, 'ES256'), testCase.error, testCase.name);
+        });
+      }
     });
 
     it('refuses to open with a sealer of another secret, and leaves the stored key alone', async () => {

@@ -1,8 +1,10 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { SigningAlg } from '../config/schema.js';
 import type { StoreSet } from '../store/stores.js';
 import { generateSigningKey } from './generate.js';
+import { checkSigningKey, sealSigningKey, type KeyCheck } from './integrity.js';
 import type { Sealer } from './sealer.js';
 import type { PublicJwk, SigningKeyRecord } from './signing-key.js';
 
@@ -26,18 +28,36 @@ export interface KeyRingOptions {
   clock: Clock;
   /** How long a retired key stays published: the longest lifetime of a token it signed. */
   retiredKeyGraceMs: number;
+  /** Where refused keys are reported. */
+  logger?: Logger;
 }
 
 export class KeyDecryptionError extends Error {
   constructor(kid: string) {
-    super(`signing key ${kid} cannot be decrypted with TESSERA_SECRET (was the secret changed?)`);
+    // The seal binds the public key: a row edited outside Tessera fails here just like another secret.
+    super(`signing key ${kid} cannot be decrypted with TESSERA_SECRET (was the secret changed, or its row edited outside Tessera?)`);
     this.name = 'KeyDecryptionError';
   }
 }
 
+/** The active key's row does not hold the key pair it claims: written outside Tessera. */
+export class KeyIntegrityError extends Error {
+  constructor(kid: string, reason: string) {
+    super(`signing key ${kid} does not match its sealed private key (${reason}): the signing_keys table was changed outside Tessera`);
+    this.name = 'KeyIntegrityError';
+  }
+}
+
+/** What a row was checked as; a row is checked again only when its contents change. */
+interface Checked {
+  contents: string;
+  check: KeyCheck;
+}
+
 /**
  * The signing keys in memory: the active private key (decrypted once) and the public key of every
- * published key, looked up by kid. Only keys from our own store are ever used to verify.
+ * published key, looked up by kid. Only keys from our own store whose sealed private key opens
+ * and matches the published public key are ever published or used to verify.
  */
 export class KeyRing {
   #options: KeyRingOptions;
@@ -45,6 +65,7 @@ export class KeyRing {
   #activeCreatedAt: Date | undefined;
   #verification = new Map<string, VerificationKey>();
   #published: PublicJwk[] = [];
+  #checked = new Map<string, Checked>();
 
   private constructor(options: KeyRingOptions) {
     this.#options = options;
@@ -83,7 +104,9 @@ export class KeyRing {
   /** Re-reads the published keys (another instance may have rotated). */
   async reload(): Promise<void> {
     const records = await this.#options.stores.signingKeys.listPublished(new Date(this.#options.clock.now()));
-    this.#load(records);
+    const checks = records.map((record) => this.#check(record));
+    this.#load(records, checks);
+    await this.#upgradeSeals(records, checks);
   }
 
   async #ensureActive(): Promise<void> {
@@ -97,10 +120,7 @@ export class KeyRing {
         kid: generated.kid,
         alg,
         publicJwk: generated.publicJwk,
-        privateKeySealed: this.#options.sealer.seal(
-          generated.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-          generated.kid,
-        ),
+        privateKeySealed: sealSigningKey(this.#options.sealer, generated.privateKey, { kid: generated.kid, alg, publicJwk: generated.publicJwk }),
         status: 'active',
         createdAt: now,
         activatedAt: now,
@@ -118,37 +138,60 @@ export class KeyRing {
     if (!this.#active) throw new Error('could not establish an active signing key');
   }
 
-  #load(records: SigningKeyRecord[]): void {
+  /** Checks each row once per distinct contents; a refused row is logged when first seen. */
+  #check(record: SigningKeyRecord): KeyCheck {
+    const contents = JSON.stringify([record.alg, record.privateKeySealed, record.publicJwk]);
+    const known = this.#checked.get(record.kid);
+    if (known?.contents === contents) return known.check;
+    const check = checkSigningKey(this.#options.sealer, record);
+    if (!check.ok) {
+      this.#options.logger?.error(
+        { kid: record.kid, status: record.status, reason: check.reason },
+        'signing key refused: its public key is not backed by its sealed private key (changed outside Tessera?)',
+      );
+    }
+    this.#checked.set(record.kid, { contents, check });
+    return check;
+  }
+
+  #load(records: SigningKeyRecord[], checks: KeyCheck[]): void {
     const verification = new Map<string, VerificationKey>();
+    const published: PublicJwk[] = [];
     let active: SigningKey | undefined;
     let activeCreatedAt: Date | undefined;
-    for (const record of records) {
-      verification.set(record.kid, {
-        kid: record.kid,
-        alg: record.alg,
-        publicKey: createPublicKey({ key: { ...record.publicJwk }, format: 'jwk' }),
-      });
+    for (const [index, record] of records.entries()) {
+      const check = checks[index]!;
+      if (!check.ok) {
+        // A refused key is left out. The active one cannot be: refusing to run (or, on a reload,
+        // keeping the keys we had) beats signing with a key whose published half is not ours.
+        if (record.status !== 'active') continue;
+        if (check.reason === 'unopenable') throw new KeyDecryptionError(record.kid);
+        throw new KeyIntegrityError(record.kid, check.reason);
+      }
+      verification.set(record.kid, { kid: record.kid, alg: record.alg, publicKey: check.publicKey });
+      published.push(record.publicJwk);
       if (record.status === 'active') {
-        active =
-          this.#active?.kid === record.kid
-            ? this.#active
-            : { kid: record.kid, alg: record.alg, privateKey: this.#openPrivateKey(record) };
+        active = this.#active?.kid === record.kid ? this.#active : { kid: record.kid, alg: record.alg, privateKey: check.privateKey };
         activeCreatedAt = record.createdAt;
       }
     }
+    for (const kid of this.#checked.keys()) if (!records.some((record) => record.kid === kid)) this.#checked.delete(kid);
     this.#verification = verification;
-    this.#published = records.map((record) => record.publicJwk);
+    this.#published = published;
     this.#active = active;
     this.#activeCreatedAt = activeCreatedAt;
   }
 
-  #openPrivateKey(record: SigningKeyRecord): KeyObject {
-    let pem: string;
-    try {
-      pem = this.#options.sealer.open(record.privateKeySealed, record.kid);
-    } catch {
-      throw new KeyDecryptionError(record.kid);
+  /** Rows sealed before the binding get it; a failure only means the next load tries again. */
+  async #upgradeSeals(records: SigningKeyRecord[], checks: KeyCheck[]): Promise<void> {
+    for (const [index, record] of records.entries()) {
+      const check = checks[index]!;
+      if (!check.ok || check.resealed === undefined) continue;
+      try {
+        await this.#options.stores.signingKeys.reseal(record.kid, record.privateKeySealed, check.resealed);
+      } catch (error) {
+        this.#options.logger?.warn({ err: error, kid: record.kid }, 'upgrading the seal of a signing key failed');
+      }
     }
-    return createPrivateKey(pem);
   }
 }

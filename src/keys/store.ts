@@ -11,4 +11,9 @@ export interface SigningKeyStore {
   insertActiveIfNone(key: SigningKeyRecord): Promise<boolean>;
   /** Retires the active key `kid`, keeping it published until `publishUntil`. */
   retire(kid: string, at: Date, publishUntil: Date): Promise<void>;
+  /**
+   * Replaces the sealed private key of `kid` with `to` if it is still `from` (a seal upgraded in
+   * place). Of concurrent callers exactly one wins; the others get false and change nothing.
+   */
+  reseal(kid: string, from: string, to: string): Promise<boolean>;
 }

@@ -3,8 +3,8 @@ import type { SecurityEvent } from '../events/bus.js';
 import {
   accessDeniedReasons,
   incidentTypes,
-  loginFailureReasons,
   oneOf,
+  publicLoginFailureReason,
   rateLimiters,
   revocationReasons,
   tokenRejectionReasons,
@@ -19,7 +19,7 @@ export function registerEventMetrics(registry: Registry): (event: SecurityEvent)
   const registers = [registry];
   const logins = new Counter({
     name: 'tessera_logins_total',
-    help: 'Password sign-ins by outcome (success, failure) and failure reason (none for a success).',
+    help: 'Password sign-ins by outcome (success, failure) and failure reason (invalid_credentials, locked; none for a success).',
     labelNames: ['outcome', 'reason'] as const,
     registers,
   });
@@ -93,7 +93,7 @@ export function registerEventMetrics(registry: Registry): (event: SecurityEvent)
         logins.inc({ outcome: 'success', reason: 'none' });
         return;
       case 'login.failed':
-        logins.inc({ outcome: 'failure', reason: oneOf(loginFailureReasons, event.payload.reason) });
+        logins.inc({ outcome: 'failure', reason: publicLoginFailureReason(event.payload.reason) });
         return;
       case 'refresh_token.rotated':
         refreshes.inc();

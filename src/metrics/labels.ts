@@ -21,7 +21,17 @@ export function statusLabel(status: number): string {
   return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : otherLabel;
 }
 
-export const loginFailureReasons: ReadonlySet<string> = new Set(['unknown_user', 'wrong_password', 'user_disabled', 'locked']);
+/**
+ * The failure reasons /metrics shows. Unknown name, wrong password and disabled account are one
+ * reason, as they are one answer: /metrics may be open, and must not tell which names exist (the
+ * audit, admin-only, keeps the exact reason).
+ */
+export const loginFailureReasons: ReadonlySet<string> = new Set(['invalid_credentials', 'locked']);
+
+/** The /metrics reason of a `login.failed` reason. */
+export function publicLoginFailureReason(reason: unknown): string {
+  return reason === 'unknown_user' || reason === 'wrong_password' || reason === 'user_disabled' ? 'invalid_credentials' : oneOf(loginFailureReasons, reason);
+}
 
 /** `session.revoked` and `user.tokens_revoked` reasons (docs/events.md). */
 export const revocationReasons: ReadonlySet<string> = new Set([
@@ -53,4 +63,5 @@ export const incidentTypes: ReadonlySet<string> = new Set([
   'refresh_token_reuse',
   'forged_tokens',
   'new_device',
+  'audit_chain_broken',
 ]);

@@ -19,6 +19,12 @@ export interface OutboxStore {
    * when that is null; one whose instance died is retried when its lease ends. At least once.
    */
   deliverDue(now: Date, limit: number, deliver: (message: OutboxMessage) => Promise<void>, retryAt: (attempts: number) => Date | null): Promise<number>;
+  /**
+   * Deletes up to `limit` messages delivered or given up before `before` (their bodies are already
+   * erased); a message still waiting for delivery is never deleted. Safe on every instance at
+   * once: rows another caller holds are skipped (`SKIP LOCKED`). Returns how many went.
+   */
+  deleteFinishedBefore(before: Date, limit: number): Promise<number>;
 }
 
 /** A reset request as received, sealed in the outbox until the worker acts on it. */

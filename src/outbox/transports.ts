@@ -4,8 +4,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { PasswordResetMail } from './outbox.js';
 
-/** Delivers one message or throws (the outbox then retries it). */
-export type MailTransport = (mail: PasswordResetMail) => Promise<void>;
+/** What identifies one delivery: the outbox message id, the same on every retry of the message. */
+export interface Delivery {
+  id: string;
+}
+
+/** Delivers one message or throws (the outbox then retries it, with the same `delivery.id`). */
+export type MailTransport = (mail: PasswordResetMail, delivery: Delivery) => Promise<void>;
 
 function resetLink(baseUrl: string | undefined, token: string): string | undefined {
   if (baseUrl === undefined) return undefined;
@@ -29,27 +34,32 @@ function text(mail: PasswordResetMail, link: string | undefined): string {
  * not under a redacted key, or the message would be useless.
  */
 export function createLogTransport(logger: Logger | undefined, resetUrl: string | undefined): MailTransport {
-  return async (mail) => {
-    logger?.warn({ outbox: 'log', to: mail.to, username: mail.username, resetLink: resetLink(resetUrl, mail.token) ?? mail.token }, 'development outbox: password reset');
+  return async (mail, delivery) => {
+    logger?.warn({ outbox: 'log', deliveryId: delivery.id, to: mail.to, username: mail.username, resetLink: resetLink(resetUrl, mail.token) ?? mail.token }, 'development outbox: password reset');
   };
 }
 
 export function createSmtpTransport(smtpUrl: string, from: string, resetUrl: string | undefined): MailTransport {
   const transporter = nodemailer.createTransport(smtpUrl);
-  return async (mail) => {
+  return async (mail, delivery) => {
     if (!mail.to) throw new Error('the account has no e-mail address');
-    await transporter.sendMail({ from, to: mail.to, subject: 'Reset your password', text: text(mail, resetLink(resetUrl, mail.token)) });
+    // A stable Message-ID lets mail systems drop the copy a retry after a lost answer sends.
+    const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'tessera.invalid';
+    await transporter.sendMail({ from, to: mail.to, messageId: `<${delivery.id}@${domain}>`, subject: 'Reset your password', text: text(mail, resetLink(resetUrl, mail.token)) });
   };
 }
 
 /**
  * POSTs the message as JSON. `X-Tessera-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
- * "<t>.<body>">` lets the receiver check origin and freshness.
+ * "<t>.<body>">` lets the receiver check origin and freshness. `delivery_id` in the (signed) body,
+ * repeated in `X-Tessera-Delivery-Id`, is the same on every retry of one message, so a receiver
+ * that saw it already (its answer was lost) can drop the copy.
  */
 export function createWebhookTransport(url: string, secret: string, resetUrl: string | undefined, now: () => number): MailTransport {
-  return async (mail) => {
+  return async (mail, delivery) => {
     const body = JSON.stringify({
       type: 'password_reset',
+      delivery_id: delivery.id,
       to: mail.to,
       username: mail.username,
       token: mail.token,
@@ -60,7 +70,11 @@ export function createWebhookTransport(url: string, secret: string, resetUrl: st
     const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-tessera-signature': `t=${timestamp},v1=${signature}` },
+      headers: {
+        'content-type': 'application/json',
+        'x-tessera-signature': `t=${timestamp},v1=${signature}`,
+        'x-tessera-delivery-id': delivery.id,
+      },
       body,
       signal: AbortSignal.timeout(5000),
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { openTestHotState, redisUrl, type TestHotState } from '../test-support/hot-state.js';
-import type { LockoutPolicy } from './lockout.js';
+import { createMemoryLockoutStore, withLockoutFallback, type LockoutPolicy, type LockoutStore } from './lockout.js';
 
 const minute = 60_000;
 const policy: LockoutPolicy = { threshold: 5, windowMs: 15 * minute, lockMs: 15 * minute, maxLockMs: 24 * 60 * minute };
@@ -81,3 +81,46 @@ for (const kind of ['memory', 'redis'] as const) {
     });
   });
 }
+
+describe('lockout fallback while the shared store fails', () => {
+  /** A store that answers like the memory one until `down` is set, then throws. */
+  function flaky() {
+    const inner = createMemoryLockoutStore();
+    const control = { down: false };
+    const guard = <T>(run: () => Promise<T>) => (control.down ? Promise.reject(new Error('redis down')) : run());
+    const store: LockoutStore = {
+      get: (key, now) => guard(() => inner.get(key, now)),
+      recordFailure: (key, now, p) => guard(() => inner.recordFailure(key, now, p)),
+      recordSuccess: (key) => guard(() => inner.recordSuccess(key)),
+      unlock: (key) => guard(() => inner.unlock(key)),
+    };
+    return { store, control };
+  }
+
+  it('remembers the locks it saw and keeps their doubling while the shared store is down', async () => {
+    const { store, control } = flaky();
+    const lockouts = withLockoutFallback(store, createMemoryLockoutStore());
+    const now = Date.UTC(2030, 0, 1);
+    for (let i = 0; i < 5; i += 1) await lockouts.recordFailure('seen', now, policy);
+    await lockouts.recordFailure('other', now, policy);
+    control.down = true;
+    assert.equal((await lockouts.get('seen', now + 1)).lockedUntil, now + 15 * minute, 'the lock holds');
+    assert.equal((await lockouts.get('other', now + 1)).lockedUntil, 0, 'an unlocked key stays unlocked');
+    const later = now + 15 * minute;
+    let state = await lockouts.get('seen', later);
+    for (let i = 0; i < 5; i += 1) state = await lockouts.recordFailure('seen', later + i, policy);
+    assert.equal(state.lockedUntil - (later + 4), 30 * minute, 'a repeat lock during the outage still doubles');
+  });
+
+  it('forgets a remembered lock after a success or an unlock', async () => {
+    const { store, control } = flaky();
+    const lockouts = withLockoutFallback(store, createMemoryLockoutStore());
+    const now = Date.UTC(2030, 0, 1);
+    for (const key of ['succeeded', 'unlocked']) for (let i = 0; i < 5; i += 1) await lockouts.recordFailure(key, now, policy);
+    await lockouts.recordSuccess('succeeded');
+    control.down = true;
+    await lockouts.unlock('unlocked').catch(() => undefined);
+    assert.equal((await lockouts.get('succeeded', now + 1)).lockedUntil, 0);
+    assert.equal((await lockouts.get('unlocked', now + 1)).lockedUntil, 0);
+  });
+});

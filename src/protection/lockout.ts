@@ -1,4 +1,4 @@
-/** The lockout state of one key (a canonical username). Times are milliseconds since the epoch. */
+/** The lockout state of one key (a lane: docs/adr/006). Times are milliseconds since the epoch. */
 export interface LockState {
   /** Failures inside the current window. */
   failures: number;
@@ -84,24 +84,68 @@ export function createMemoryLockoutStore(): LockoutStore {
   };
 }
 
+/** Locks remembered for the fallback; beyond this, expired ones are swept, then the oldest dropped. */
+const rememberAtMost = 10_000;
+
 /**
  * A shared store that falls back to per-instance memory while it fails (Redis down): lockouts
- * then count per instance until it returns, instead of failing every sign-in.
+ * then count per instance until it returns, instead of failing every sign-in. Every lock this
+ * instance saw or set while the shared store answered is remembered, and still refuses (and
+ * doubles) during the fallback, so an outage never lifts a lock this instance knows of.
  */
 export function withLockoutFallback(primary: LockoutStore, fallback: LockoutStore, onError?: (error: unknown) => void): LockoutStore {
-  async function attempt<T>(run: (store: LockoutStore) => Promise<T>): Promise<T> {
+  const seen = new Map<string, { lockedUntil: number; locks: number }>();
+
+  /** What the shared store says: a lock is remembered, anything else forgets the key. */
+  function remember(key: string, state: LockState, now: number): LockState {
+    seen.delete(key);
+    if (state.lockedUntil > now) {
+      if (seen.size >= rememberAtMost) {
+        for (const [k, lock] of seen) if (lock.lockedUntil <= now) seen.delete(k);
+        if (seen.size >= rememberAtMost) seen.delete(seen.keys().next().value as string);
+      }
+      seen.set(key, { lockedUntil: state.lockedUntil, locks: state.locks });
+    }
+    return state;
+  }
+  /** The fallback's state on top of the lock remembered for the key: its locks add to those seen. */
+  function merged(key: string, state: LockState, now: number): LockState {
+    const lock = seen.get(key);
+    if (!lock) return state;
+    const lockedUntil = lock.lockedUntil > now ? Math.max(lock.lockedUntil, state.lockedUntil) : state.lockedUntil;
+    return { failures: lockedUntil > now ? 0 : state.failures, lockedUntil, locks: lock.locks + state.locks };
+  }
+  async function attempt<T>(run: (store: LockoutStore) => Promise<T>, degraded: (store: LockoutStore) => Promise<T>): Promise<T> {
     try {
       return await run(primary);
     } catch (error) {
       onError?.(error);
-      return run(fallback);
+      return degraded(fallback);
     }
   }
+
   return {
-    get: (key, now) => attempt((store) => store.get(key, now)),
-    recordFailure: (key, now, policy) => attempt((store) => store.recordFailure(key, now, policy)),
-    recordSuccess: (key) => attempt((store) => store.recordSuccess(key)),
+    get: (key, now) =>
+      attempt(
+        async (store) => remember(key, await store.get(key, now), now),
+        async (store) => merged(key, await store.get(key, now), now),
+      ),
+    recordFailure: (key, now, policy) =>
+      attempt(
+        async (store) => remember(key, await store.recordFailure(key, now, policy), now),
+        async (store) => {
+          // The doubling goes on from the locks seen: the fallback alone would start over.
+          const lock = seen.get(key);
+          const state = await store.recordFailure(key, now, lock ? { ...policy, lockMs: lockDuration(policy, lock.locks) } : policy);
+          return merged(key, state, now);
+        },
+      ),
+    recordSuccess: async (key) => {
+      seen.delete(key);
+      await attempt((store) => store.recordSuccess(key), (store) => store.recordSuccess(key));
+    },
     unlock: async (key) => {
+      seen.delete(key);
       await fallback.unlock(key);
       await primary.unlock(key);
     },

@@ -1,28 +1,60 @@
-import { createHash } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { HotState, RateLimiter } from '../store/hot/hot-state.js';
+import type { User } from '../users/user.js';
+import { createDeviceTokens, deviceTokenTtlMs, type DeviceToken } from './device-tokens.js';
 import type { LockState } from './lockout.js';
+import { networkOf } from './network.js';
+
+/** How long a network an account signed in from keeps its own lane (docs/adr/006). */
+export const knownNetworkMs = 30 * 24 * 60 * 60 * 1000;
+
+export type IdentifierKind = 'username' | 'email';
 
 /**
- * What a password attempt is counted against: the account when the name or e-mail names one,
- * otherwise the name as typed (canonical). Hashed, so no account name is kept in hot state.
+ * Where a password attempt is counted and locked (docs/adr/006-trusted-devices-for-lockout.md):
+ * the identifier as typed, shared by everyone who has nothing better; or the lane of a device
+ * token, or of a network the account signed in from, which strangers' failures never touch.
  */
-export function attemptKey(account: { userId: string } | { identifier: string }): string {
-  const subject = 'userId' in account ? `user:${account.userId}` : `name:${account.identifier}`;
-  return createHash('sha256').update(subject).digest('base64url');
+export interface AttemptLane {
+  readonly key: string;
+  readonly trusted: 'device' | 'network' | undefined;
+  /** The presented device token, when `trusted` is 'device'. */
+  readonly device?: DeviceToken;
+}
+
+export interface SignInAttempt {
+  /** `identifierKey` of what was typed. */
+  identifierKey: string;
+  /** The account the identifier names, if any. */
+  userId: string | undefined;
+  ip: string | null;
+  deviceToken: string | undefined;
 }
 
 export interface LoginProtection {
-  /** Per-IP and per-account-and-IP limits; 429 `rate_limited` with Retry-After. Counts the attempt. */
-  limitAttempt(ip: string, key: string, context?: EventContext): Promise<void>;
-  /** 429 `too_many_attempts` with Retry-After while the key is locked, whatever the password. */
-  assertNotLocked(key: string): Promise<void>;
-  recordFailure(key: string, userId: string | undefined, context?: EventContext): Promise<LockState>;
-  recordSuccess(key: string): Promise<void>;
-  /** An admin unlock (the admin route comes later). */
+  /**
+   * What attempts naming this identifier count under: `username:` or `email:` and the canonical
+   * value, HMAC-ed, so known and unknown names are keyed alike and no name is kept in hot state.
+   */
+  identifierKey(kind: IdentifierKind, canonical: string): string;
+  /** Per-network and per-identifier-and-network limits; 429 `rate_limited` with Retry-After. Counts the attempt. */
+  limitAttempt(ip: string | null, identifierKey: string, context?: EventContext): Promise<void>;
+  /** The lane of a sign-in attempt; the same hot-state reads whether or not the identifier names an account. */
+  laneOf(attempt: SignInAttempt): Promise<AttemptLane>;
+  /** The lane of current-password checks made by one signed-in session (POST /auth/password). */
+  sessionLane(userId: string, sessionId: string): Promise<AttemptLane>;
+  /** 429 `too_many_attempts` with Retry-After while the lane is locked, whatever the password. */
+  assertNotLocked(lane: AttemptLane): Promise<void>;
+  /** Counts a failure; a device lane that locks is never trusted again. */
+  recordFailure(lane: AttemptLane, userId: string | undefined, context?: EventContext): Promise<LockState>;
+  recordSuccess(lane: AttemptLane): Promise<void>;
+  /** After a successful sign-in: remembers the network for the account and returns a device token. */
+  trustDevice(lane: AttemptLane, userId: string, ip: string | null): Promise<string>;
+  /** An admin unlock (or a password reset): lifts every lock of the user, every lane included. */
   unlock(userId: string, context?: EventContext): Promise<void>;
 }
 
@@ -30,7 +62,8 @@ export interface LoginProtectionOptions {
   hotState: HotState;
   clock: Clock;
   events: EventBus;
-  config: Pick<Config, 'loginAccountRateLimit' | 'loginIpRateLimit' | 'lockout'>;
+  users: { findById(id: string): Promise<User | undefined> };
+  config: Pick<Config, 'loginAccountRateLimit' | 'loginIpRateLimit' | 'lockout' | 'secret'>;
 }
 
 function retryAfter(seconds: number): Record<string, string> {
@@ -39,24 +72,47 @@ function retryAfter(seconds: number): Record<string, string> {
 
 /**
  * Brute force, credential stuffing and spraying protection for password sign-in (SPEC §4).
- * Lockout counts failures per account across IPs; an unknown name is counted the same way, so
- * the answers never tell which names exist. It applies to password attempts only: refreshing an
- * existing session is never blocked by it.
+ * Lockout counts failures per identifier across networks, alike for known and unknown names, so
+ * the answers never tell which names exist; devices and networks that signed in before are
+ * counted on their own, so strangers cannot lock the user out. It applies to password attempts
+ * only: refreshing an existing session is never blocked by it.
  */
 export function createLoginProtection(options: LoginProtectionOptions): LoginProtection {
-  const { hotState, clock, events, config } = options;
-  const perIp: RateLimiter = hotState.rateLimiter('login-ip', config.loginIpRateLimit.points, config.loginIpRateLimit.windowMs / 1000);
-  const perAccount: RateLimiter = hotState.rateLimiter(
+  const { hotState, clock, events, users, config } = options;
+  const perNetwork: RateLimiter = hotState.rateLimiter('login-ip', config.loginIpRateLimit.points, config.loginIpRateLimit.windowMs / 1000);
+  const perIdentifier: RateLimiter = hotState.rateLimiter(
     'login-account',
     config.loginAccountRateLimit.points,
     config.loginAccountRateLimit.windowMs / 1000,
   );
+  const keyOfKeys = Buffer.from(hkdfSync('sha256', config.secret, 'tessera', 'tessera/lockout-keys/v1', 32));
+  const digest = (subject: string) => createHmac('sha256', keyOfKeys).update(subject).digest('base64url');
+  const deviceTokens = createDeviceTokens(config.secret, clock);
+  // Lanes are named after the user's unlock epoch, so an unlock starts every lane afresh; it
+  // outlives any lane state and any device token.
+  const epochMs = deviceTokenTtlMs + 2 * config.lockout.maxLockMs + config.lockout.windowMs;
+
+  /** A mark, or undefined also when hot state fails: then nothing is trusted (fail closed). */
+  async function mark(key: string): Promise<number | undefined> {
+    return hotState.getUntil(`lockout:${key}`).catch(() => undefined);
+  }
+  /** Best effort: a mark that cannot be set while hot state fails only costs trust. */
+  async function setMark(key: string, until: number): Promise<void> {
+    await hotState.setUntil(`lockout:${key}`, until, clock.now()).catch(() => undefined);
+  }
+  const epochOf = async (owner: string) => (await mark(digest(`epoch:${owner}`))) ?? 0;
+  const knownNetwork = (owner: string, ip: string | null) => digest(`known-network:${owner}:${networkOf(ip ?? 'unknown')}`);
+  const distrusted = (device: DeviceToken) => digest(`distrusted-device:${device.deviceId}`);
 
   return {
-    async limitAttempt(ip, key, context) {
+    identifierKey: (kind, canonical) => digest(`${kind}:${canonical}`),
+
+    async limitAttempt(ip, identifierKey, context) {
+      // By network (IPv4 address, IPv6 /64): one client holds a whole /64 and could rotate.
+      const network = networkOf(ip ?? 'unknown');
       for (const [name, limiter, limitKey] of [
-        ['login-ip', perIp, ip],
-        ['login-account', perAccount, `${key}:${ip}`],
+        ['login-ip', perNetwork, network],
+        ['login-account', perIdentifier, `${identifierKey}:${network}`],
       ] as const) {
         const result = await limiter.consume(limitKey);
         if (!result.allowed) {
@@ -66,26 +122,61 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
       }
     },
 
-    async assertNotLocked(key) {
+    async laneOf({ identifierKey, userId, ip, deviceToken }) {
       const now = clock.now();
-      const state = await hotState.lockouts.get(key, now);
+      // An unknown name gets an owner of its own, so it costs the same reads as an account.
+      const owner = userId ?? `unknown:${identifierKey}`;
+      const epoch = await epochOf(owner);
+      const device = deviceTokens.verify(deviceToken, userId);
+      if (device) {
+        const lane: AttemptLane = { key: digest(`device:${owner}:${epoch}:${device.deviceId}`), trusted: 'device', device };
+        // A device that failed the threshold waits out its own lock, then counts as a stranger.
+        if (((await mark(distrusted(device))) ?? 0) <= now) return lane;
+        if ((await hotState.lockouts.get(lane.key, now)).lockedUntil > now) return lane;
+      }
+      if (((await mark(knownNetwork(owner, ip))) ?? 0) > now) {
+        return { key: digest(`network:${owner}:${epoch}:${networkOf(ip ?? 'unknown')}`), trusted: 'network' };
+      }
+      return { key: identifierKey, trusted: undefined };
+    },
+
+    async sessionLane(userId, sessionId) {
+      return { key: digest(`session:${userId}:${await epochOf(userId)}:${sessionId}`), trusted: undefined };
+    },
+
+    async assertNotLocked(lane) {
+      const now = clock.now();
+      const state = await hotState.lockouts.get(lane.key, now);
       if (state.lockedUntil > now) {
         throw new AuthError('too_many_attempts', { headers: retryAfter((state.lockedUntil - now) / 1000), detail: 'locked' });
       }
     },
 
-    async recordFailure(key, userId, context) {
-      const state = await hotState.lockouts.recordFailure(key, clock.now(), config.lockout);
+    async recordFailure(lane, userId, context) {
+      const state = await hotState.lockouts.recordFailure(lane.key, clock.now(), config.lockout);
       if (state.lockedUntil > 0 && state.failures === 0) {
-        await events.emit('user.locked', { ...(userId ? { userId } : {}), lockedUntil: state.lockedUntil, locks: state.locks }, context);
+        if (lane.device) await setMark(distrusted(lane.device), lane.device.expiresAt);
+        const trusted = lane.trusted ? { trusted: lane.trusted } : {};
+        await events.emit('user.locked', { ...(userId ? { userId } : {}), lockedUntil: state.lockedUntil, locks: state.locks, ...trusted }, context);
       }
       return state;
     },
 
-    recordSuccess: (key) => hotState.lockouts.recordSuccess(key),
+    recordSuccess: (lane) => hotState.lockouts.recordSuccess(lane.key),
+
+    async trustDevice(lane, userId, ip) {
+      if (ip !== null) await setMark(knownNetwork(userId, ip), clock.now() + knownNetworkMs);
+      return deviceTokens.issue(userId, lane.device?.deviceId);
+    },
 
     async unlock(userId, context) {
-      await hotState.lockouts.unlock(attemptKey({ userId }));
+      const user = await users.findById(userId);
+      const identifiers: [IdentifierKind, string | null | undefined][] = [
+        ['username', user?.username],
+        ['email', user?.email],
+      ];
+      for (const [kind, canonical] of identifiers) if (canonical) await hotState.lockouts.unlock(digest(`${kind}:${canonical}`));
+      await hotState.setUntil(`lockout:${digest(`epoch:${userId}`)}`, clock.now() + epochMs, clock.now());
       await events.emit('user.unlocked', { userId }, context);
     },
   };

@@ -115,6 +115,24 @@ for (const backend of testBackends()) {
       assert.equal((await attempt('helpdesk-case', strongPassword, nextIp())).statusCode, 200);
     });
 
+    it('counts every address of one IPv6 /64 as one client, for the per-address and per-name-and-address limits', async () => {
+      const rotating = (prefix: string) => {
+        let host = 0;
+        return () => `${prefix}:${(host += 1).toString(16)}:${((host * 7919) % 0x10000).toString(16)}`;
+      };
+      const sprayer = rotating('2001:db8:77:1:0:0');
+      const statuses: number[] = [];
+      for (let i = 0; i < 21; i += 1) statuses.push((await attempt(`rotated-spray-${i}`, wrong, sprayer())).statusCode);
+      assert.deepEqual(statuses, [...Array(20).fill(401), 429], 'twenty a minute from the whole /64');
+
+      await createUser(t, 'rotated-target');
+      const guesser = rotating('2001:db8:78:1:0:0');
+      for (let i = 0; i < 5; i += 1) assert.equal((await attempt('rotated-target', wrong, guesser())).statusCode, 401);
+      const sixth = await attempt('rotated-target', wrong, guesser());
+      assert.equal(sixth.statusCode, 429);
+      assert.equal(sixth.json().error, 'rate_limited', 'the name-and-network limit, before the lock is even consulted');
+    });
+
     it('ignores a spoofed X-Forwarded-For from an untrusted peer', async () => {
       await createUser(t, 'spoof-target');
       const ip = nextIp();

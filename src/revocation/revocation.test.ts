@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ManualClock } from '../clock.js';
 import type { Db } from '../store/sql/db.js';
 import { openPgliteDb } from '../store/sql/pglite-db.js';
-import { createUser, signIn, startTestApp, type TestApp } from '../test-support/app.js';
+import { createUser, signIn, startTestApp, type SignedIn, type TestApp } from '../test-support/app.js';
 import { testBackends, type TestBackend } from '../test-support/databases.js';
 import { deleteRedisKeys, redisUrl, uniquePrefix } from '../test-support/hot-state.js';
 
@@ -111,6 +112,73 @@ for (const backend of testBackends()) {
         assert.equal((await verify(t, older.access_token)).statusCode, 401);
       } finally {
         await t.close();
+      }
+    });
+  });
+}
+
+for (const backend of testBackends()) {
+  describe(`a lowered TESSERA_ACCESS_TTL (${backend.name})`, () => {
+    const minute = 60_000;
+    /** Past the new TTL, its leeway (30 s) and the revocation's second of margin. */
+    const pastNewTtl = 15 * minute + 32_000;
+    /** How each access token minted under the 1 h TTL is treated, and when it is checked. */
+    const cases = [
+      { name: 'revoked (logout) before the restart', revoke: 'before', checkAfterMs: pastNewTtl },
+      { name: 'revoked (its refresh token) after the restart', revoke: 'after', checkAfterMs: pastNewTtl },
+      { name: 'never revoked, right after the restart', revoke: 'never', checkAfterMs: 0 },
+      { name: 'never revoked, past the new TTL', revoke: 'never', checkAfterMs: pastNewTtl },
+    ] as const;
+
+    it('refuses every token minted under the longer TTL, revoked or not', async () => {
+      const database = await durableDatabase(backend);
+      const clock = new ManualClock(Date.now());
+      try {
+        const long = await startTestApp(backend, { db: database.first, clock, env: { TESSERA_ACCESS_TTL: '1h' } });
+        const minted: SignedIn[] = [];
+        for (const [index, testCase] of cases.entries()) {
+          await createUser(long, `ttl-${index}`);
+          const tokens = await signIn(long, `ttl-${index}`);
+          assert.equal(tokens.expires_in, 3600, 'minted under the 1 h TTL');
+          if (testCase.revoke === 'before') {
+            assert.equal((await long.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) })).statusCode, 204);
+          }
+          minted.push(tokens);
+        }
+        await long.close();
+
+        const short = await startTestApp(backend, { db: await database.again(), clock, env: { TESSERA_ACCESS_TTL: '15m' } });
+        try {
+          for (const [index, testCase] of cases.entries()) {
+            const tokens = minted[index]!;
+            if (testCase.revoke === 'after') {
+              const revoked = await short.app.inject({ method: 'POST', url: '/auth/revoke', payload: { token: tokens.refresh_token } });
+              assert.equal(revoked.statusCode, 200, testCase.name);
+            }
+          }
+          let elapsed = 0;
+          for (const checkAfterMs of [...new Set(cases.map((testCase) => testCase.checkAfterMs))].sort((a, b) => a - b)) {
+            clock.advance(checkAfterMs - elapsed);
+            elapsed = checkAfterMs;
+            for (const [index, testCase] of cases.entries()) {
+              if (testCase.checkAfterMs !== checkAfterMs) continue;
+              const response = await verify(short, minted[index]!.access_token);
+              assert.equal(response.statusCode, 401, `${testCase.name}: ${response.body}`);
+              assert.equal(response.json().error, 'invalid_token', testCase.name);
+              const me = await short.app.inject({ url: '/auth/me', headers: bearer(minted[index]!.access_token) });
+              assert.equal(me.statusCode, 401, `${testCase.name} on /auth/me`);
+            }
+          }
+          // Tokens minted under the new TTL are unaffected, and so is the session of an unrevoked one.
+          const renewed = await short.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: minted[2]!.refresh_token } });
+          assert.equal(renewed.statusCode, 200, renewed.body);
+          assert.equal(renewed.json().expires_in, 900);
+          assert.equal((await verify(short, renewed.json().access_token as string)).statusCode, 200);
+        } finally {
+          await short.close();
+        }
+      } finally {
+        await database.cleanup();
       }
     });
   });

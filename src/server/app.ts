@@ -6,6 +6,7 @@ import type { Tessera } from '../service.js';
 import { AuthError } from '../errors/auth-error.js';
 import { registerErrorHandling, sendError } from './plugins/errors.js';
 import { baselineSecurityHeaders, registerRequestContext, requestIdFor } from './plugins/request-context.js';
+import { registerClientAddress } from './plugins/client-address.js';
 import { registerIpBlock } from './plugins/ip-block.js';
 import { registerIpRateLimit } from './plugins/ip-rate-limit.js';
 import { registerRequestMetrics } from './plugins/request-metrics.js';
@@ -39,8 +40,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     genReqId: requestIdFor,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: bodyLimitBytes,
-    // Fastify (proxy-addr) accepts a hop count too; its type declarations omit it.
-    trustProxy: (typeof config.trustProxy === 'object' ? [...config.trustProxy] : config.trustProxy) as boolean | string[],
+    // TESSERA_TRUST_PROXY is applied by our own resolver (request.clientIp), never by Fastify's.
+    trustProxy: false,
     // Slow-loris bound: a request must arrive whole within this time.
     requestTimeout: 30_000,
     routerOptions: { maxParamLength: 200 },
@@ -63,6 +64,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   // JSON only: every other media type (text/plain included) is 415.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
+  registerClientAddress(app, config.trustProxy);
   registerRequestContext(app);
   // Before any route: it learns the route templates as they are registered.
   registerRequestMetrics(app, tessera.metrics);

@@ -37,7 +37,8 @@ export const redactPaths = [
 interface LoggedRequest {
   method: string;
   url: string;
-  ip?: string;
+  /** The resolved client address (plugins/client-address.ts); absent on a raw Node request. */
+  clientIp?: string;
   id?: string;
 }
 
@@ -51,7 +52,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
           method: req.method,
           // Never log a query string: a misbehaving client may put a token there.
           path: req.url.split('?')[0],
-          ip: req.ip,
+          ip: req.clientIp,
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         err: pino.stdSerializers.err,

@@ -49,3 +49,37 @@ describe('request logging', () => {
     }
   });
 });
+
+describe('request logging of the client address', () => {
+  it('logs the address resolved under TESSERA_TRUST_PROXY, never the forwarded text', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    const { db, cleanup } = await pgliteBackend.open();
+    const tessera = await createTessera(testConfig({ TESSERA_TRUST_PROXY: '1' }), { db, logger });
+    const app = await buildApp(tessera, { logger });
+    try {
+      const cases: [string, string, string][] = [
+        ['req-ip-1', '198.51.100.1, 203.0.113.5', '203.0.113.5'],
+        ['req-ip-2', '[2001:DB8::5]:443', '2001:db8::5'],
+        ['req-ip-3', '<script>,"', '10.0.0.2'],
+      ];
+      for (const [requestId, forwardedFor] of cases) {
+        await app.inject({ url: '/healthz', remoteAddress: '10.0.0.2', headers: { 'x-request-id': requestId, 'x-forwarded-for': forwardedFor } });
+      }
+      for (const [requestId, , ip] of cases) {
+        const incoming = lines.map((line) => JSON.parse(line)).find((entry) => entry.requestId === requestId && entry.req);
+        assert.equal(incoming?.req?.ip, ip, requestId);
+      }
+    } finally {
+      await app.close();
+      await tessera.close();
+      await cleanup();
+    }
+  });
+});

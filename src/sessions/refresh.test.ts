@@ -195,6 +195,25 @@ for (const backend of testBackends()) {
       assert.equal(me.statusCode, 401);
     });
 
+    it('compares addresses by their canonical form, so rows from before the upgrade survive strict binding', async () => {
+      // Issue 10 review L3: rows written before client addresses were canonicalised.
+      const cases: [stored: string, from: string, status: number][] = [
+        ['::ffff:192.0.2.1', '192.0.2.1', 200],
+        ['2001:DB8:0:0::1', '2001:db8::1', 200],
+        ['::ffff:192.0.2.9', '192.0.2.1', 401],
+        ['not an address', '192.0.2.1', 401],
+      ];
+      for (const [index, [stored, from, status]] of cases.entries()) {
+        await createUser(strict, `upgraded-${index}`);
+        const tokens = await signIn(strict, `upgraded-${index}`);
+        await strict.db.query('UPDATE sessions SET ip = $2 WHERE id = $1', [tokens.session_id, stored]);
+        const response = await strict.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: tokens.refresh_token }, remoteAddress: from });
+        assert.equal(response.statusCode, status, `${stored} refreshed from ${from}`);
+        const session = await strict.tessera.stores.sessions.findById(tokens.session_id);
+        assert.equal(session?.revokeReason ?? null, status === 200 ? null : 'session_binding', stored);
+      }
+    });
+
     it('limits refreshes to 10 a minute per session with 429 and Retry-After', async () => {
       await createUser(strict, 'eager-user');
       let tokens = await signIn(strict, 'eager-user');

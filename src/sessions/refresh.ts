@@ -9,6 +9,7 @@ import type { AccessTokens } from '../tokens/access-token.js';
 import { generateRefreshToken, parseRefreshToken, refreshSecretMatches, type RefreshTokenParts } from '../tokens/refresh-token.js';
 import type { RefreshTokenRecord } from '../tokens/refresh-token-store.js';
 import { issueTokenResponse, type TokenResponse } from '../auth/token-response.js';
+import { canonicalIp } from '../protection/ip-address.js';
 import { isSessionActive, type Session } from './session.js';
 
 export interface RefreshInput {
@@ -16,6 +17,18 @@ export interface RefreshInput {
   ip: string | null;
   userAgent: string | null;
   context?: EventContext;
+}
+
+/**
+ * Rows written before client addresses were canonicalised hold `::ffff:a.b.c.d` or another
+ * spelling of the same address; strict binding must not end those sessions on the upgrade.
+ * Null or unparseable values compare as text.
+ */
+function sameAddress(a: string | null, b: string | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null) return false;
+  const canonicalA = canonicalIp(a);
+  return canonicalA !== undefined && canonicalA === canonicalIp(b);
 }
 
 export interface RefreshOptions {
@@ -98,7 +111,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
     if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
 
     // Binding applies to grace replays too: a copied token presented elsewhere is no retry.
-    const contextChanged = { ip: input.ip !== session.ip, userAgent: input.userAgent !== session.userAgent };
+    const contextChanged = { ip: !sameAddress(input.ip, session.ip), userAgent: input.userAgent !== session.userAgent };
     if (options.binding === 'strict' && (contextChanged.ip || contextChanged.userAgent)) {
       await recordContextChange(tx, session, contextChanged, true, input.context);
       return {

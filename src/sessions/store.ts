@@ -28,4 +28,11 @@ export interface SessionStore {
   listExcessByUser(userId: string, now: Date, keep: number, except: string): Promise<Session[]>;
   /** Marks the session revoked; returns false if it was already revoked or does not exist. Idempotent. */
   revoke(id: string, at: Date, reason: string): Promise<boolean>;
+  /**
+   * Deletes up to `limit` sessions whose absolute end (`expires_at`) is before `before` and that
+   * have no refresh tokens left (`RefreshTokenStore.deleteOfSessionsExpiredBefore` goes first, in
+   * batches of its own, so no delete cascades to an unbounded number of rows). A session that is
+   * still alive is never deleted. Safe on every instance at once (`SKIP LOCKED`); returns how many.
+   */
+  deleteExpiredBefore(before: Date, limit: number): Promise<number>;
 }

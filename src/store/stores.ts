@@ -3,6 +3,7 @@ import type { IncidentStore } from '../incidents/store.js';
 import type { SigningKeyStore } from '../keys/store.js';
 import type { RevocationStore } from '../revocation/revocation.js';
 import type { SessionStore } from '../sessions/store.js';
+import type { ResetTokenStore } from './sql/reset-token-store.js';
 import type { RefreshTokenStore } from '../tokens/refresh-token-store.js';
 import type { UserStore } from '../users/store.js';
 
@@ -11,6 +12,7 @@ export interface Stores {
   users: UserStore;
   sessions: SessionStore;
   refreshTokens: RefreshTokenStore;
+  resetTokens: ResetTokenStore;
   signingKeys: SigningKeyStore;
   revocations: RevocationStore;
   audit: AuditStore;

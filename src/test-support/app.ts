@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Logger } from 'pino';
 import { ManualClock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../store/sql/db.js';
@@ -31,6 +32,8 @@ export interface TestAppOptions {
   db?: Db;
   /** Options of the HTTP app (event-stream timings). */
   app?: AppOptions;
+  /** A logger for the service, for tests that read what it logs. */
+  logger?: Logger;
 }
 
 /** A Tessera and its Fastify app over a fresh database of `backend`. */
@@ -45,7 +48,7 @@ export async function startTestApp(backend: TestBackend, options: TestAppOptions
   const clock = options.clock ?? new ManualClock(Date.now());
   const config = testConfig(options.env);
   try {
-    const tessera = await createTessera(config, { db, clock, hotState: hot.hotState });
+    const tessera = await createTessera(config, { db, clock, hotState: hot.hotState, ...(options.logger ? { logger: options.logger } : {}) });
     const app = await buildApp(tessera, options.app);
     const guard = guardAuditAgainstSecrets(app);
     await app.ready();

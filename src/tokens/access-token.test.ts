@@ -103,6 +103,16 @@ describe('access tokens', () => {
     }
   });
 
+  it('refuses a token whose exp - iat exceeds the configured TTL, by even a second', async () => {
+    const claims = await validClaims();
+    const iat = claims.iat as number;
+    for (const [lifetime, accepted] of [[899, true], [900, true], [901, false], [3600, false]] as const) {
+      const token = await forge({}, { ...claims, exp: iat + lifetime });
+      if (accepted) assert.equal((await tokens.verify(token)).exp, iat + lifetime, `${lifetime} s`);
+      else await rejects(token, `a ${lifetime} s lifetime under a 900 s TTL`);
+    }
+  });
+
   it('refuses a future iat even when nbf is fine', async () => {
     const claims = await validClaims();
     await rejects(await forge({}, { ...claims, iat: (claims.iat as number) + 3600, nbf: claims.iat }), 'iat in the future');

@@ -76,8 +76,8 @@ export interface AccessTokens {
   issue(subject: AccessTokenSubject): Promise<{ token: string; claims: AccessTokenClaims }>;
   /**
    * Verifies signature and claims (SPEC §2: key by kid among our published keys, alg pinned to
-   * that key, typ at+jwt, iss, aud, exp/nbf/iat with leeway, size cap). Revocation and user
-   * state are checked by the caller. Throws AuthError `invalid_token`.
+   * that key, typ at+jwt, iss, aud, exp/nbf/iat with leeway, exp - iat within the TTL, size
+   * cap). Revocation and user state are checked by the caller. Throws AuthError `invalid_token`.
    */
   verify(token: string): Promise<AccessTokenClaims>;
 }
@@ -85,6 +85,7 @@ export interface AccessTokens {
 export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
   const { keyRing, clock, issuer, audience, ttlMs } = options;
   const leeway = options.leewaySeconds ?? 30;
+  const ttlSeconds = Math.floor(ttlMs / 1000);
 
   return {
     async issue(subject) {
@@ -97,7 +98,7 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
         client_id: clientId,
         iat: now,
         nbf: now,
-        exp: Math.min(now + Math.floor(ttlMs / 1000), Math.floor((subject.notAfterMs ?? Infinity) / 1000)),
+        exp: Math.min(now + ttlSeconds, Math.floor((subject.notAfterMs ?? Infinity) / 1000)),
         jti: randomUUID(),
         sid: subject.sessionId,
         roles: [...subject.roles],
@@ -141,6 +142,10 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
       ) {
         throw invalid('claims of the wrong type');
       }
+      // Revocations live as long as the configured TTL; a token meant to outlive them (minted
+      // before TESSERA_ACCESS_TTL was lowered) would come back to life when its entry expires.
+      // No tolerance: we set both claims from one clock reading, so exp - iat is exactly the TTL.
+      if (payload.exp - payload.iat > ttlSeconds) throw invalid('lifetime longer than the access-token TTL');
       return payload as unknown as AccessTokenClaims;
     },
   };

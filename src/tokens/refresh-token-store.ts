@@ -54,4 +54,11 @@ export interface RefreshTokenStore {
   clearSealedBefore(before: Date): Promise<number>;
   /** Revokes every unrevoked token of the session and drops their sealed pairs; returns how many. */
   revokeBySession(sessionId: string, at: Date, reason?: string): Promise<number>;
+  /**
+   * Deletes up to `limit` tokens of sessions whose absolute end is before `before`. Only by their
+   * session's end, never by their own `expires_at`: while its session may live, a consumed token
+   * is what detects a replay (reuse ends the session). Safe on every instance at once (`SKIP
+   * LOCKED`, and never waiting on a rotation's locks); returns how many went.
+   */
+  deleteOfSessionsExpiredBefore(before: Date, limit: number): Promise<number>;
 }

@@ -4,6 +4,7 @@ import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
+import { networkOf } from '../protection/network.js';
 import type { RateLimiter } from '../store/hot/hot-state.js';
 import type { Stores, StoreSet } from '../store/stores.js';
 import type { User } from './user.js';
@@ -32,7 +33,7 @@ export interface UserService {
   create(input: CreateUserInput, context?: EventContext): Promise<User>;
   /**
    * Self-service sign-up: `create` without roles, refused unless TESSERA_SIGNUP=open, and limited
-   * per client IP (TESSERA_RATE_LIMIT_SIGNUP).
+   * per client network, an IPv4 address or IPv6 /64 (TESSERA_RATE_LIMIT_SIGNUP).
    */
   register(input: Pick<CreateUserInput, 'username' | 'email' | 'password'>, context: EventContext & { ip: string }): Promise<User>;
   /** Creates `username` with role admin when there are no users yet; undefined otherwise. */
@@ -98,7 +99,7 @@ export function createUserService(options: UserServiceOptions): UserService {
     async register(input, context) {
       const ip = context.ip;
       if (options.signup !== 'open') throw new AuthError('signup_disabled');
-      const limited = await options.signupLimiter.consume(ip);
+      const limited = await options.signupLimiter.consume(networkOf(ip));
       if (!limited.allowed) {
         await options.events.emit('rate_limited', { limiter: 'signup' }, context);
         throw new AuthError('rate_limited', { headers: { 'retry-after': String(limited.retryAfterSeconds) }, detail: 'sign-up limit' });

@@ -17,7 +17,7 @@ export function registerIpBlock(app: FastifyInstance, deps: { ipBlocks: IpBlocks
     if (request.method !== 'POST' || !guarded.has(request.routeOptions.url ?? '')) return;
     let remainingMs: number | undefined;
     try {
-      remainingMs = await deps.ipBlocks.remainingMs(request.ip);
+      remainingMs = await deps.ipBlocks.remainingMs(request.clientIp);
     } catch (error) {
       // Blocks are a second line behind limits and lockout: an unreachable hot state fails open.
       deps.onError?.(error);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/config.js';
 import { AuthError } from '../../errors/auth-error.js';
 import type { EventBus } from '../../events/bus.js';
+import { networkOf } from '../../protection/network.js';
 import type { HotState } from '../../store/hot/hot-state.js';
 import { eventContext } from './request-context.js';
 
@@ -19,7 +20,10 @@ const exempt = new Set([
   '/auth/introspect',
 ]);
 
-/** `TESSERA_RATE_LIMIT_IP` on every other route: 429 `rate_limited` with Retry-After. */
+/**
+ * `TESSERA_RATE_LIMIT_IP` on every other route, per client network (an IPv4 address, an IPv6 /64):
+ * 429 `rate_limited` with Retry-After.
+ */
 export function registerIpRateLimit(
   app: FastifyInstance,
   deps: { hotState: HotState; events: EventBus; config: Pick<Config, 'ipRateLimit'> },
@@ -29,7 +33,7 @@ export function registerIpRateLimit(
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
     if (exempt.has(path)) return;
-    const result = await limiter.consume(request.ip);
+    const result = await limiter.consume(networkOf(request.clientIp));
     if (!result.allowed) {
       await deps.events.emit('rate_limited', { limiter: 'ip' }, eventContext(request));
       throw new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'per-IP limit' });

@@ -50,5 +50,5 @@ export function userAgentOf(request: FastifyRequest): string | null {
 
 /** Who caused an event: the client IP (through TESSERA_TRUST_PROXY), its User-Agent, the request id. */
 export function eventContext(request: FastifyRequest): EventContext & { ip: string } {
-  return { ip: request.ip, userAgent: userAgentOf(request), requestId: request.id };
+  return { ip: request.clientIp, userAgent: userAgentOf(request), requestId: request.id };
 }

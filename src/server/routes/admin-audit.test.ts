@@ -120,6 +120,9 @@ for (const backend of testBackends()) {
         [`user=${u1.toUpperCase()}&${since()}`, [r[5]!, r[2]!, r[0]!]],
         [`ip=192.0.2.1&${since()}`, [r[5]!, r[3]!, r[0]!]],
         [`ip=${encodeURIComponent('2001:db8::1')}`, [r[2]!]],
+        // Another spelling of the same address finds it: addresses are recorded canonically.
+        [`ip=${encodeURIComponent('2001:DB8:0:0::0001')}`, [r[2]!]],
+        [`ip=${encodeURIComponent('::ffff:192.0.2.1')}&${since()}`, [r[5]!, r[3]!, r[0]!]],
         [`outcome=failure&${since()}`, [r[5]!, r[2]!, r[1]!]],
         [`outcome=info&${since()}`, [r[3]!]],
         // since is inclusive, until exclusive.

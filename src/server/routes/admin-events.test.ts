@@ -1,92 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createUser, login, signIn, startTestApp, strongPassword, type TestApp } from '../../test-support/app.js';
 import { testBackends } from '../../test-support/databases.js';
+import { EventStreamClient, openStream } from '../../test-support/event-stream.js';
 
 /*
  * GET /admin/events (SPEC §3 Administration): Server-Sent Events of security events as they are
  * recorded, admin only, with heartbeats, Last-Event-ID resume from the audit log, and a slow
  * client dropped rather than buffered. Over a real socket: inject cannot stream.
  */
-
-interface SseEvent {
-  id: string;
-  event: string;
-  data: { type: string; seq: number; user_id: string | null; details: Record<string, unknown> };
-}
-
-/** An open stream: parsed events and comment lines as they arrive. */
-class EventStreamClient {
-  readonly events: SseEvent[] = [];
-  readonly comments: string[] = [];
-  private buffer = '';
-  private waiters: Array<() => void> = [];
-  ended = false;
-
-  constructor(readonly response: IncomingMessage) {
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let end: number;
-      while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-        this.parse(this.buffer.slice(0, end));
-        this.buffer = this.buffer.slice(end + 2);
-      }
-      this.notify();
-    });
-    response.on('close', () => {
-      this.ended = true;
-      this.notify();
-    });
-  }
-
-  private parse(block: string): void {
-    const fields: Record<string, string> = {};
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
-      else {
-        const colon = line.indexOf(':');
-        fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
-      }
-    }
-    if (fields.data !== undefined) this.events.push({ id: fields.id ?? '', event: fields.event ?? '', data: JSON.parse(fields.data) as SseEvent['data'] });
-  }
-
-  private notify(): void {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-
-  /** Waits (bounded) until `condition` holds. */
-  async until(condition: () => boolean, label: string, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 100).unref();
-      });
-    }
-  }
-
-  close(): void {
-    this.response.destroy();
-  }
-}
-
-function openStream(port: number, headers: Record<string, string>): Promise<EventStreamClient | IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/admin/events', headers }, (response) => {
-      if (response.statusCode === 200) resolve(new EventStreamClient(response));
-      else resolve(response);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function bodyOf(response: IncomingMessage): Promise<string> {
   let text = '';

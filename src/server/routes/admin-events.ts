@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditRecordView } from '../../audit/export.js';
 import type { ChainedAuditRecord } from '../../audit/record.js';
+import { createAuditTail } from '../../audit/tail.js';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
 import { bearerToken, requireAdmin } from '../plugins/auth-context.js';
@@ -18,9 +19,6 @@ export interface EventStreamOptions {
   /** How often the admin's token, user and role are checked again while streaming (default 5 s). */
   recheckMs?: number;
 }
-
-/** Records sent per read of the audit log. */
-const batchSize = 200;
 
 function frame(record: ChainedAuditRecord): string {
   // JSON.stringify escapes line breaks, so one data line holds the whole record.
@@ -43,20 +41,32 @@ async function startingSeq(request: FastifyRequest, tessera: Tessera): Promise<n
 /**
  * GET /admin/events: Server-Sent Events of security events as they are recorded. The stream is a
  * tail of the audit log (ids are audit sequence numbers), so `Last-Event-ID` resumes without a
- * gap and every instance's events appear, whichever instance the admin is connected to. The local
- * event bus only wakes the reader early. A client that stops reading is dropped once its backlog
- * passes the socket's buffer for `drainTimeoutMs`: memory per stream stays at one batch.
+ * gap and every instance's events appear, whichever instance the admin is connected to. One
+ * reader serves every open stream (one flush and one query per tick, not per stream), woken
+ * early only by events that were recorded: a flood of sampled-out events (forged tokens) costs
+ * the streams nothing. A client that stops reading is dropped once its backlog passes the
+ * socket's buffer for `drainTimeoutMs`: memory per stream stays at one batch.
  */
 export async function adminEventRoutes(app: FastifyInstance, { tessera, stream = {} }: { tessera: Tessera; stream?: EventStreamOptions }): Promise<void> {
   const heartbeatMs = stream.heartbeatMs ?? 15_000;
-  const pollMs = stream.pollMs ?? 1000;
   const drainTimeoutMs = stream.drainTimeoutMs ?? 10_000;
   const maxStreams = stream.maxStreams ?? 32;
   const recheckMs = stream.recheckMs ?? 5000;
   /** Each open (or opening) stream's close function. */
   const open = new Set<{ close: () => void }>();
+  const tail = createAuditTail({
+    audit: tessera.stores.audit,
+    chain: tessera.auditChain,
+    pollMs: stream.pollMs ?? 1000,
+    onError: (error) => app.log.warn({ err: error }, 'reading the audit log for event streams failed'),
+  });
+  const unsubscribe = tessera.events.subscribe((_event, recorded) => {
+    if (recorded) tail.wake();
+  });
 
   app.addHook('onClose', async () => {
+    unsubscribe();
+    tail.stop();
     for (const stream of open) stream.close();
   });
 
@@ -66,9 +76,9 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
     if (open.size >= maxStreams) throw new AuthError('service_unavailable', { description: 'Too many event streams are open.' });
     const slot = { close: () => undefined as void };
     open.add(slot);
-    let lastSeq: number;
+    let startSeq: number;
     try {
-      lastSeq = await startingSeq(request, tessera);
+      startSeq = await startingSeq(request, tessera);
     } catch (error) {
       open.delete(slot);
       throw error;
@@ -85,28 +95,19 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
     });
 
     let closed = false;
-    // Set by an event heard while the reader was busy, so it reads again instead of sleeping.
-    let heard = false;
-    let wake: (() => void) | undefined;
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+    let sending = false;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let unfollow: (() => void) | undefined;
     const close = () => {
       if (closed) return;
       closed = true;
-      wake?.();
+      unfollow?.();
+      clearTimeout(heartbeat);
+      clearInterval(recheck);
+      open.delete(slot);
       socket.destroy();
     };
     slot.close = close;
-    const unsubscribe = tessera.events.subscribe(() => {
-      heard = true;
-      wake?.();
-    });
     socket.on('close', close);
 
     /** Writes and, when the socket's buffer is full, waits for it to drain or drops the client. */
@@ -131,57 +132,58 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
       }
     }
 
-    const token = bearerToken(request);
-    let lastCheck = Date.now();
-    async function stillAdmin(): Promise<boolean> {
-      try {
-        const auth = await tessera.authenticate(token);
-        return auth.user.id === admin.user.id && auth.user.roles.includes('admin');
-      } catch {
-        return false;
-      }
+    /** A comment line once nothing was written for `heartbeatMs`. */
+    function armHeartbeat(): void {
+      clearTimeout(heartbeat);
+      if (closed) return;
+      heartbeat = setTimeout(() => {
+        if (sending) return armHeartbeat();
+        send(': heartbeat\n\n').then(armHeartbeat, close);
+      }, heartbeatMs);
+      heartbeat.unref();
     }
 
-    void (async () => {
-      let lastWrite = Date.now();
+    // The stream lives longer than one check: the token expiring or being revoked, the user
+    // disabled or no longer an admin, ends it (ASVS V3.3: logout and revocation apply).
+    const token = bearerToken(request);
+    let checking = false;
+    const recheck = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      tessera
+        .authenticate(token)
+        .then((auth) => auth.user.id === admin.user.id && auth.user.roles.includes('admin'), () => false)
+        .then((allowed) => {
+          checking = false;
+          if (allowed || closed) return;
+          request.log.info({ requestId: request.id }, 'event stream ended: the admin is no longer authorised');
+          close();
+        }, close);
+    }, recheckMs);
+    recheck.unref();
+
+    try {
+      await send(`retry: 2000\n: tessera security events\n\n`);
+    } catch (error) {
+      request.log.warn({ err: error }, 'event stream ended by an error');
+      close();
+    }
+    if (closed) return;
+    armHeartbeat();
+    unfollow = tail.follow(startSeq, async (records) => {
+      sending = true;
       try {
-        await send(`retry: 2000\n: tessera security events\n\n`);
-        while (!closed) {
-          // The stream lives longer than one check: the token expiring or being revoked, the
-          // user disabled or no longer an admin, ends it (ASVS V3.3: logout and revocation apply).
-          if (Date.now() - lastCheck >= recheckMs) {
-            lastCheck = Date.now();
-            if (!(await stillAdmin())) {
-              request.log.info({ requestId: request.id }, 'event stream ended: the admin is no longer authorised');
-              break;
-            }
-          }
-          await tessera.auditChain.flush();
-          const records = await tessera.stores.audit.listAfter(lastSeq, batchSize);
-          for (const record of records) {
-            if (closed) break;
-            await send(frame(record));
-            lastSeq = record.seq;
-            lastWrite = Date.now();
-          }
-          if (records.length === batchSize || heard) {
-            heard = false;
-            continue;
-          }
-          if (Date.now() - lastWrite >= heartbeatMs) {
-            await send(': heartbeat\n\n');
-            lastWrite = Date.now();
-          }
-          await sleep(Math.min(pollMs, heartbeatMs));
-          heard = false;
+        for (const record of records) {
+          if (closed) return;
+          await send(frame(record));
         }
       } catch (error) {
         request.log.warn({ err: error }, 'event stream ended by an error');
-      } finally {
-        unsubscribe();
-        open.delete(slot);
         close();
+      } finally {
+        sending = false;
+        armHeartbeat();
       }
-    })();
+    });
   });
 }

@@ -40,7 +40,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
     '/auth/login',
     { schema: { body: LoginBody, response: { 200: TokenResponseSchema, ...errorResponses } } },
     async (request) => {
-      const { username, email, password, device } = request.body;
+      const { username, email, password, device, device_token: deviceToken } = request.body;
       if ((username === undefined) === (email === undefined)) {
         throw new AuthError('invalid_request', { description: 'Give exactly one of username or email.' });
       }
@@ -49,7 +49,8 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
         email,
         password,
         device,
-        ip: request.ip,
+        deviceToken,
+        ip: request.clientIp,
         userAgent: userAgentOf(request),
         context: eventContext(request),
       });

@@ -20,7 +20,7 @@ export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera:
     async (request) =>
       tessera.refresh({
         refreshToken: request.body.refresh_token,
-        ip: request.ip,
+        ip: request.clientIp,
         userAgent: userAgentOf(request),
         context: eventContext(request),
       }),

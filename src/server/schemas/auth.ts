@@ -15,6 +15,8 @@ export const LoginBody = Type.Object(
     email: Type.Optional(SafeText(320)),
     password: PasswordText,
     device: Type.Optional(Device),
+    /** The `device_token` of an earlier sign-in on this device (docs/adr/006). */
+    device_token: Type.Optional(SafeText(256)),
   },
   { additionalProperties: false },
 );
@@ -36,6 +38,8 @@ export const TokenResponseSchema = Type.Object({
   refresh_expires_in: Type.Integer(),
   session_id: Type.String(),
   user: PublicUserSchema,
+  /** Sign-in only. */
+  device_token: Type.Optional(Type.String()),
 });
 
 export const RegisteredUser = Type.Object({

@@ -41,7 +41,7 @@ export interface HotState {
   publish(change: RevocationChange): Promise<void>;
   subscribe(subscriber: HotStateSubscriber): () => void;
   rateLimiter(name: string, points: number, durationSeconds: number): RateLimiter;
-  /** Failed password attempts and locks per account, shared by every instance. */
+  /** Failed password attempts and locks per lane (identifier, device, network), shared by every instance. */
   readonly lockouts: LockoutStore;
   /**
    * Detection windows: records `member` at time `at` (ms, from the injected clock) under `key`,

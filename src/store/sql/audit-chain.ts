@@ -1,4 +1,4 @@
-import { chainHash, genesisHash, type AuditRecord, type ChainedAuditRecord } from '../../audit/record.js';
+import { genesisHash, keyedChainHash, type AuditRecord, type ChainedAuditRecord } from '../../audit/record.js';
 import type { Queryable } from './db.js';
 
 /** A row of `audit_log`; `seq` (bigint) is read as text and converted. */
@@ -45,12 +45,6 @@ function recordOfRow(row: Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'>): AuditRe
 
 export function toAuditRecord(row: AuditRow): ChainedAuditRecord {
   return { ...recordOfRow(row), seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash };
-}
-
-/** Strips the chain fields: what the hash covers. */
-export function chainContent(record: ChainedAuditRecord): AuditRecord {
-  const { seq: _seq, prevHash: _prev, hash: _hash, ...rest } = record;
-  return rest;
 }
 
 /**
@@ -100,10 +94,17 @@ interface PendingRow extends Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'> {
 }
 
 /**
+ * How a row's link was computed (migration 009). Records keep no say in how they are verified,
+ * which goes by their place before or after the `audit.rekeyed` anchor; the column tells
+ * re-keying whether a chain was ever keyed, whatever key is configured.
+ */
+export const keyedScheme = 'hmac-sha256';
+
+/**
  * Moves up to `limit` committed pending records into the chain, oldest first, under the lock:
  * one transaction, two statements whatever the batch size. Returns how many moved.
  */
-export async function chainPendingAudit(tx: Queryable, limit: number): Promise<number> {
+export async function chainPendingAudit(tx: Queryable, limit: number, chainKey: Buffer): Promise<number> {
   await lockAuditChain(tx);
   const pending = await tx.query<PendingRow>(
     `DELETE FROM audit_pending WHERE pending_seq IN (SELECT pending_seq FROM audit_pending ORDER BY pending_seq LIMIT $1)
@@ -118,27 +119,27 @@ export async function chainPendingAudit(tx: Queryable, limit: number): Promise<n
   const rows: string[] = [];
   pending.forEach((row, index) => {
     const record = recordOfRow(row);
-    const hash = chainHash(prevHash, record);
-    params.push(...recordValues(record), prevHash, hash);
-    rows.push(placeholders(index, 13));
+    const hash = keyedChainHash(chainKey, prevHash, record);
+    params.push(...recordValues(record), prevHash, hash, keyedScheme);
+    rows.push(placeholders(index, 14));
     prevHash = hash;
   });
   // Rows are inserted in list order, so their identity seq follows the chain.
-  await tx.query(`INSERT INTO audit_log (${recordColumns}, prev_hash, hash) VALUES ${rows.join(', ')}`, params);
+  await tx.query(`INSERT INTO audit_log (${recordColumns}, prev_hash, hash, scheme) VALUES ${rows.join(', ')}`, params);
   return pending.length;
 }
 
 /** Appends under the lock; must run inside a transaction (the lock is transaction-scoped). */
-export async function appendAudit(tx: Queryable, record: AuditRecord): Promise<ChainedAuditRecord> {
+export async function appendAudit(tx: Queryable, record: AuditRecord, chainKey: Buffer): Promise<ChainedAuditRecord> {
   await lockAuditChain(tx);
   const last = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1');
   const prevHash = last[0]?.hash ?? genesisHash;
   // Times are kept to the millisecond, as they are hashed.
   const stored: AuditRecord = { ...record, at: new Date(record.at.getTime()) };
-  const hash = chainHash(prevHash, stored);
+  const hash = keyedChainHash(chainKey, prevHash, stored);
   const rows = await tx.query<AuditRow>(
-    `INSERT INTO audit_log (id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ($11::text)::jsonb, $12, $13) RETURNING ${auditColumns}`,
+    `INSERT INTO audit_log (id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, prev_hash, hash, scheme)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ($11::text)::jsonb, $12, $13, $14) RETURNING ${auditColumns}`,
     [
       stored.id,
       stored.at,
@@ -153,6 +154,7 @@ export async function appendAudit(tx: Queryable, record: AuditRecord): Promise<C
       JSON.stringify(stored.details),
       prevHash,
       hash,
+      keyedScheme,
     ],
   );
   return toAuditRecord(rows[0]!);

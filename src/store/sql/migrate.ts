@@ -7,6 +7,8 @@ import { passwordReset } from './migrations/004-password-reset.js';
 import { audit } from './migrations/005-audit.js';
 import { incidents } from './migrations/006-incidents.js';
 import { auditPending } from './migrations/007-audit-pending.js';
+import { rowCleanup } from './migrations/008-row-cleanup.js';
+import { auditKeyedChain } from './migrations/009-audit-keyed-chain.js';
 
 export interface Migration {
   /** Consecutive from 1; never reused. */
@@ -17,7 +19,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append new ones; never edit a released one. */
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain];
 
 export interface MigrationResult {
   applied: number[];

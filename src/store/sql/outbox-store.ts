@@ -65,5 +65,17 @@ export function sqlOutboxStore(db: Db): OutboxStore {
       }
       return delivered;
     },
+
+    async deleteFinishedBefore(before, limit) {
+      const rows = await db.query(
+        `DELETE FROM outbox WHERE id IN (
+           SELECT id FROM outbox
+           WHERE (delivered_at IS NOT NULL OR failed_at IS NOT NULL) AND COALESCE(delivered_at, failed_at) < $1
+           ORDER BY COALESCE(delivered_at, failed_at) LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id`,
+        [before, limit],
+      );
+      return rows.length;
+    },
   };
 }

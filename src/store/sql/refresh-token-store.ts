@@ -141,5 +141,17 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
       );
       return rows.length;
     },
+
+    async deleteOfSessionsExpiredBefore(before, limit) {
+      const rows = await db.query(
+        `DELETE FROM refresh_tokens WHERE id IN (
+           SELECT r.id FROM sessions s JOIN refresh_tokens r ON r.session_id = s.id
+           WHERE s.expires_at < $1
+           LIMIT $2 FOR UPDATE OF r SKIP LOCKED)
+         RETURNING id`,
+        [before, limit],
+      );
+      return rows.length;
+    },
   };
 }

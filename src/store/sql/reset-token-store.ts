@@ -16,6 +16,19 @@ export interface ResetTokenStore {
   findById(id: string): Promise<ResetTokenRecord | undefined>;
   /** Marks the token used if it is unused and unexpired at `now`; true for exactly one caller. */
   consume(id: string, now: Date): Promise<boolean>;
+  /**
+   * Ends (deletes) every unused token of the user: call it in the transaction that changes the
+   * password, after the user's row is written (lock order: user, then tokens), so two concurrent
+   * resets of one user queue on the user instead of deadlocking on each other's tokens. A
+   * concurrent `consume` of an ended token then finds nothing; returns how many ended.
+   */
+  endUnusedForUser(userId: string): Promise<number>;
+  /**
+   * Deletes up to `limit` tokens that expired before `before` (used ones included: a token
+   * expires 30 minutes after it is minted, used or not). Safe on every instance at once: rows
+   * another caller holds are skipped (`SKIP LOCKED`). Returns how many went.
+   */
+  deleteExpiredBefore(before: Date, limit: number): Promise<number>;
 }
 
 const idPattern = /^[A-Za-z0-9_-]{22}$/;
@@ -46,6 +59,20 @@ export function sqlResetTokenStore(db: Queryable): ResetTokenStore {
         [id, now],
       );
       return rows.length > 0;
+    },
+    async endUnusedForUser(userId) {
+      if (!isUuid(userId)) return 0;
+      const rows = await db.query('DELETE FROM password_reset_tokens WHERE user_id = $1 AND used_at IS NULL RETURNING id', [userId]);
+      return rows.length;
+    },
+    async deleteExpiredBefore(before, limit) {
+      const rows = await db.query(
+        `DELETE FROM password_reset_tokens WHERE id IN (
+           SELECT id FROM password_reset_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id`,
+        [before, limit],
+      );
+      return rows.length;
     },
   };
 }

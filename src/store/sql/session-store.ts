@@ -130,5 +130,17 @@ export function sqlSessionStore(db: Queryable): SessionStore {
       );
       return rows.length > 0;
     },
+
+    async deleteExpiredBefore(before, limit) {
+      const rows = await db.query(
+        `DELETE FROM sessions WHERE id IN (
+           SELECT s.id FROM sessions s
+           WHERE s.expires_at < $1 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id)
+           ORDER BY s.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id`,
+        [before, limit],
+      );
+      return rows.length;
+    },
   };
 }

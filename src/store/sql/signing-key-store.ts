@@ -65,5 +65,13 @@ export function sqlSigningKeyStore(db: Queryable): SigningKeyStore {
         [kid, at, publishUntil],
       );
     },
+
+    async reseal(kid, from, to) {
+      const rows = await db.query(
+        'UPDATE signing_keys SET private_key_sealed = $3 WHERE kid = $1 AND private_key_sealed = $2 RETURNING kid',
+        [kid, from, to],
+      );
+      return rows.length > 0;
+    },
   };
 }

@@ -3,6 +3,7 @@ import { sqlAuditStore, type SqlAuditStoreOptions } from './audit-store.js';
 import { sqlIncidentStore } from './incident-store.js';
 import type { Db, Queryable } from './db.js';
 import { sqlRefreshTokenStore } from './refresh-token-store.js';
+import { sqlResetTokenStore } from './reset-token-store.js';
 import { sqlRevocationStore } from './revocation-store.js';
 import { sqlSessionStore } from './session-store.js';
 import { sqlSigningKeyStore } from './signing-key-store.js';
@@ -16,6 +17,7 @@ function bind(db: Queryable, afterCommit: (hook: () => void) => void, auditStore
     users: sqlUserStore(db),
     sessions: sqlSessionStore(db),
     refreshTokens: sqlRefreshTokenStore(db),
+    resetTokens: sqlResetTokenStore(db),
     signingKeys: sqlSigningKeyStore(db),
     revocations: sqlRevocationStore(db),
   };
