@@ -330,14 +330,15 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       clock,
       intervalMs: config.auditHeadIntervalMs,
       claim: async () => (await headTurn.consume('head')).allowed,
-      publish: (head) => logger?.info({ seq: head.seq, hash: head.hash, at: head.at, mac: head.mac, token: head.token }, 'audit head'),
+      // Not `token`: the logger redacts that key, and operators copy this one to --expect-head.
+      publish: (head) => logger?.info({ seq: head.seq, hash: head.hash, at: head.at, mac: head.mac, head_token: head.token }, 'audit head'),
       onError: (error) => {
         if (error instanceof AuditChainBrokenError) void chainAlarm(error.broken, 'head').catch(() => undefined);
         else logger?.warn({ err: error }, 'publishing the audit head failed');
       },
     });
     // Recorded events join the hash chain just after their transaction commits (ADR 005).
-    const auditChain = createAuditChainer({ audit: stores.audit, logger });
+    const auditChain = createAuditChainer({ audit: stores.audit, logger, onRejected: (broken) => chainAlarm(broken, 'chaining') });
     // Only recorded events leave anything to chain (a sampled-out flood must not schedule runs).
     const stopChaining = events.subscribe((_event, recorded) => {
       if (recorded) auditChain.trigger();

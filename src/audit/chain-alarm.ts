@@ -5,11 +5,11 @@ import type { IncidentService } from '../incidents/service.js';
 import type { ChainBreak } from './store.js';
 
 /** What found the break. */
-export type ChainCheckpoint = 'retention' | 'head';
+export type ChainCheckpoint = 'retention' | 'head' | 'chaining';
 
 /**
  * Raises the alarm for a broken chain found at work (retention refusing to prune, the head
- * publisher refusing to sign): an error in the log, an `audit.chain_broken` event and a critical
+ * publisher refusing to sign, the chainer finding a queued row that is not Tessera's): an error in the log, an `audit.chain_broken` event and a critical
  * `audit_chain_broken` incident (one open incident, updated on each repeat).
  */
 export function createChainAlarm(options: { incidents: IncidentService; events: EventBus; clock: Clock; logger?: Logger | undefined }) {

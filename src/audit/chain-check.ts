@@ -1,7 +1,7 @@
-import { anchorMacValid, type AnchorFields } from './anchor.js';
+import { anchorMacValid, anchorRecordValid, anchorTypes, type AnchorFields } from './anchor.js';
 import type { AuditKeys } from './keys.js';
 import { genesisHash, keyedChainHash, legacyChainHash, type AuditRecord, type ChainedAuditRecord } from './record.js';
-import type { ChainBreak, ChainVerification } from './store.js';
+import type { AcceptedBreak, ChainBreak, ChainVerification } from './store.js';
 
 /*
  * The rules of the audit chain, apart from where its records are stored: storage adapters read
@@ -24,16 +24,19 @@ export interface RekeyAnchor {
   seq: number;
   legacyHeadSeq: number | undefined;
   legacyHeadHash: string | undefined;
+  forced: boolean;
 }
 
 export interface ChainContext {
   keys: AuditKeys;
   pruning: PruningAnchor | undefined;
   /**
-   * The first `audit.rekeyed` anchor; undefined for a chain keyed from its start. `legacyOnly`
-   * checks every record as legacy (re-keying verifies the chain it is about to anchor).
+   * The latest `audit.rekeyed` anchor whose own MAC holds; undefined for a chain keyed from its
+   * start. `legacyOnly` checks every record as legacy (re-keying verifies what it anchors).
    */
   rekey: RekeyAnchor | 'legacyOnly' | undefined;
+  /** `audit.break_accepted` anchors whose own MAC holds. */
+  acceptedBreaks: AcceptedBreak[];
 }
 
 export function rekeyAnchorOf(seq: number, details: Record<string, unknown>): RekeyAnchor {
@@ -42,7 +45,21 @@ export function rekeyAnchorOf(seq: number, details: Record<string, unknown>): Re
     seq,
     legacyHeadSeq: typeof legacyHeadSeq === 'number' && Number.isSafeInteger(legacyHeadSeq) ? legacyHeadSeq : undefined,
     legacyHeadHash: typeof legacyHeadHash === 'string' ? legacyHeadHash : undefined,
+    forced: details.forced === true,
   };
+}
+
+/** The accepted break an `audit.break_accepted` anchor names, or undefined when malformed. */
+export function acceptedBreakOf(anchorSeq: number, details: Record<string, unknown>): AcceptedBreak | undefined {
+  const { seq, id, reason, prevHash, hash, contentHash, note } = details;
+  const texts = [id, reason, prevHash, hash, contentHash];
+  if (typeof seq !== 'number' || !texts.every((text) => typeof text === 'string')) return undefined;
+  return { seq, id: id as string, reason: reason as ChainBreak['reason'], prevHash: prevHash as string, hash: hash as string, contentHash: contentHash as string, note: typeof note === 'string' ? note : '', anchorSeq };
+}
+
+/** What an accepted break pins of its record: every field, so a later edit breaks it again. */
+export function recordFingerprint(record: ChainedAuditRecord): string {
+  return legacyChainHash(record.prevHash, chainContent(record));
 }
 
 /** Strips the chain fields: what the link covers. */
@@ -59,6 +76,7 @@ export interface ChainCheck {
 
 export function createChainCheck(context: ChainContext): ChainCheck {
   const { keys, pruning, rekey } = context;
+  const accepted = new Map(context.acceptedBreaks.map((entry) => [entry.seq, entry]));
   let previous: ChainedAuditRecord | undefined;
   let records = 0;
   let broken: ChainBreak | undefined;
@@ -81,8 +99,11 @@ export function createChainCheck(context: ChainContext): ChainCheck {
       return at('link_broken');
     }
     const content = chainContent(record);
-    const expected = record.seq < legacyBefore ? legacyChainHash(record.prevHash, content) : keyedChainHash(keys.chain, record.prevHash, content);
-    if (expected !== record.hash) return at('hash_mismatch');
+    // Before an operator's re-key, records of either kind (SHA-256 proves no more than itself).
+    const linked = record.seq < legacyBefore ? legacyChainHash(record.prevHash, content) === record.hash || keyedChainHash(keys.chain, record.prevHash, content) === record.hash : keyedChainHash(keys.chain, record.prevHash, content) === record.hash;
+    if (!linked) return at('hash_mismatch');
+    // An anchor is Tessera's word only with its own MAC: the chain key alone links any record.
+    if (anchorTypes.has(record.type) && record.seq >= legacyBefore && !anchorRecordValid(keys.anchor, record.type, record.details)) return at('anchor_forged');
     // The re-keying anchor is keyed, so what it says of the legacy head is Tessera's word.
     if (rekey !== 'legacyOnly' && record.seq === rekey?.seq && previous && (previous.seq !== rekey.legacyHeadSeq || previous.hash !== rekey.legacyHeadHash)) {
       return at('anchor_forged');
@@ -90,10 +111,18 @@ export function createChainCheck(context: ChainContext): ChainCheck {
     return undefined;
   }
 
+  /** An operator accepted exactly this break of exactly this record (as it was then). */
+  function acceptedHere(record: ChainedAuditRecord, found: ChainBreak): boolean {
+    const entry = accepted.get(record.seq);
+    if (!entry || found.seq !== record.seq || found.reason === 'anchor_forged') return false;
+    return entry.id === record.id && entry.prevHash === record.prevHash && entry.hash === record.hash && entry.reason === found.reason && entry.contentHash === recordFingerprint(record);
+  }
+
   return {
     next(record) {
       if (broken) return broken;
-      broken = firstBreak(record);
+      const found = firstBreak(record);
+      if (found && !acceptedHere(record, found)) broken = found;
       if (broken) return broken;
       oldest ??= record.seq;
       previous = record;
@@ -109,6 +138,8 @@ export function createChainCheck(context: ChainContext): ChainCheck {
         prunedThrough: pruning?.throughSeq,
         prunedThroughHash: pruning?.throughHash,
         legacyThrough: legacyHead !== undefined && oldest !== undefined && oldest <= legacyHead ? legacyHead : undefined,
+        ...(rekey !== 'legacyOnly' && rekey?.forced ? { legacyForced: true } : {}),
+        ...(context.acceptedBreaks.length > 0 ? { acceptedBreaks: context.acceptedBreaks } : {}),
       };
     },
   };

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AuditStore } from './store.js';
+import type { AuditStore, ChainBreak } from './store.js';
 
 export interface AuditChainer {
   /** Asks for a chaining run soon (coalesced with one under way). */
@@ -24,6 +24,8 @@ export function createAuditChainer(options: {
   intervalMs?: number;
   /** How long a trigger waits, gathering more records into one batch (default 100 ms). */
   gatherMs?: number;
+  /** A queued row that was not Tessera's (ADR 007): marked in the chain; raise the alarm. */
+  onRejected?: (broken: ChainBreak) => Promise<void>;
 }): AuditChainer {
   let running: Promise<void> | undefined;
   let scheduled: NodeJS.Timeout | undefined;
@@ -33,7 +35,11 @@ export function createAuditChainer(options: {
   async function drain(): Promise<void> {
     do {
       again = false;
-      while ((await options.audit.chainPending(batchSize)) === batchSize);
+      for (;;) {
+        const { moved, rejected } = await options.audit.chainPending(batchSize);
+        for (const broken of rejected) await options.onRejected?.(broken);
+        if (moved < batchSize) break;
+      }
     } while (again && !stopped);
   }
 

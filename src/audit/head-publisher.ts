@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { currentSignedHead, type SignedHead } from './head.js';
 import type { AuditKeys } from './keys.js';
-import type { AuditStore } from './store.js';
+import { AuditChainBrokenError, type AuditStore, type ChainHead } from './store.js';
 
 export interface AuditHeadPublisherOptions {
   audit: AuditStore;
@@ -26,7 +26,30 @@ export interface AuditHeadPublisher {
   stop(): Promise<void>;
 }
 
-/** Publishes the signed head every interval; the timer never keeps the process alive. */
+/**
+ * Throws `AuditChainBrokenError` (`head_truncated`, naming the last published head) when `head`
+ * does not extend it: it is older, or the record at the published seq now has another hash or
+ * is gone while older records remain (retention removes only whole prefixes).
+ */
+async function assertExtends(audit: AuditStore, head: ChainHead): Promise<void> {
+  const last = await audit.publishedHead();
+  if (!last) return;
+  const cut = () => new AuditChainBrokenError({ seq: last.seq, id: last.hash, reason: 'head_truncated' });
+  if (head.seq < last.seq) throw cut();
+  const [atLast] = await audit.scan({}, { afterSeq: last.seq - 1, throughSeq: last.seq, limit: 1 });
+  if (atLast) {
+    if (atLast.hash !== last.hash) throw cut();
+    return;
+  }
+  const [oldest] = await audit.scan({}, { afterSeq: 0, limit: 1 });
+  if (!oldest || oldest.seq < last.seq) throw cut();
+}
+
+/**
+ * Publishes the signed head every interval; the timer never keeps the process alive. A head that
+ * does not extend the last one published is not signed: the alarm is raised instead (`onError`
+ * gets the `AuditChainBrokenError`), every interval until the chain extends it again.
+ */
 export function startAuditHeadPublisher(options: AuditHeadPublisherOptions): AuditHeadPublisher {
   let running: Promise<SignedHead | undefined> | undefined;
 
@@ -35,7 +58,10 @@ export function startAuditHeadPublisher(options: AuditHeadPublisherOptions): Aud
       try {
         if (!(await options.claim())) return undefined;
         const head = await currentSignedHead(options.audit, options.keys, options.clock.now());
-        if (head) options.publish(head);
+        if (!head) return undefined;
+        await assertExtends(options.audit, head);
+        options.publish(head);
+        await options.audit.notePublishedHead({ seq: head.seq, hash: head.hash });
         return head;
       } finally {
         running = undefined;

@@ -9,6 +9,8 @@ export interface AuditKeys {
   anchor: Buffer;
   /** Signs the published head (audit/head.ts), so a copy kept elsewhere cannot be forged. */
   head: Buffer;
+  /** Authenticates records queued in `audit_pending` until they are chained. */
+  pending: Buffer;
 }
 
 function derive(secret: string, purpose: string): Buffer {
@@ -16,5 +18,5 @@ function derive(secret: string, purpose: string): Buffer {
 }
 
 export function auditKeys(secret: string): AuditKeys {
-  return { chain: derive(secret, 'audit-chain'), anchor: auditAnchorKey(secret), head: derive(secret, 'audit-head') };
+  return { chain: derive(secret, 'audit-chain'), anchor: auditAnchorKey(secret), head: derive(secret, 'audit-head'), pending: derive(secret, 'audit-pending') };
 }

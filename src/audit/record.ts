@@ -58,3 +58,12 @@ export function legacyChainHash(prevHash: string, record: AuditRecord): string {
 export function keyedChainHash(key: Buffer, prevHash: string, record: AuditRecord): string {
   return createHmac('sha256', key).update(chainInput(prevHash, record)).digest('hex');
 }
+
+/**
+ * The MAC a Tessera holding the key puts on a record it queues in `audit_pending` (base64url):
+ * the chainer links only records that carry it, so a row inserted straight into the table is
+ * never taken for one Tessera wrote.
+ */
+export function pendingMac(key: Buffer, record: AuditRecord): string {
+  return createHmac('sha256', key).update(`tessera-audit-pending/v1\n${canonicalJson({ ...record, at: record.at.toISOString() })}`).digest('base64url');
+}

@@ -8,10 +8,13 @@ export interface ChainBreak {
    * `hash_mismatch`: edited. `link_broken`: a record before it was removed, or it was inserted or
    * moved. `head_removed`: the oldest remaining record does not link to the start of the chain
    * nor to the latest pruning anchor: records were deleted from the head outside retention.
-   * `anchor_forged`: a retention anchor's signature, or the legacy head a re-keying anchor names,
-   * is wrong.
+   * `anchor_forged`: an anchor's own MAC (retention, re-keying, accepted break), or the legacy head
+   * a re-keying anchor names, is wrong. Raised at work, never by verification:
+   * `pending_unauthenticated`, a queued row without a valid MAC or of an anchor type (`seq` is
+   * the record that marks it in the chain, `id` the queued row's); `head_truncated`, the head no
+   * longer extends the last one published (`seq` is that head's, `id` its hash).
    */
-  reason: 'hash_mismatch' | 'link_broken' | 'head_removed' | 'anchor_forged';
+  reason: 'hash_mismatch' | 'link_broken' | 'head_removed' | 'anchor_forged' | 'pending_unauthenticated' | 'head_truncated';
 }
 
 /** Where the chain ends: what an operator records outside the database to detect truncation. */
@@ -36,6 +39,38 @@ export interface ChainVerification {
    * remain: up to it the links are plain SHA-256, which anyone could recompute.
    */
   legacyThrough: number | undefined;
+  /** The re-keying anchor was an operator's (`tessera audit rekey`), not the one after migration 009. */
+  legacyForced?: boolean;
+  /**
+   * The chain was written before it was keyed and the one re-keying after migration 009 has not
+   * run yet: nothing verified (start Tessera or run `tessera migrate`); `broken` is set.
+   */
+  neverKeyed?: boolean;
+  /** Breaks an operator investigated and accepted (`audit.break_accepted`), while their anchor remains; absent when none. */
+  acceptedBreaks?: AcceptedBreak[];
+}
+
+/** An `audit.break_accepted` anchor: the record at `seq` is let through exactly as it was then. */
+export interface AcceptedBreak {
+  seq: number;
+  id: string;
+  reason: ChainBreak['reason'];
+  prevHash: string;
+  hash: string;
+  /** SHA-256 over the record's link and content then: any later edit breaks it again. */
+  contentHash: string;
+  /** The operator's explanation. */
+  note: string;
+  /** The anchor's own seq. */
+  anchorSeq: number;
+}
+
+/** What one chaining run did. */
+export interface ChainPendingResult {
+  /** Queued rows taken out of `audit_pending` (rejected ones included). */
+  moved: number;
+  /** Queued rows that were not Tessera's (no valid MAC, or an anchor type), each marked in the chain. */
+  rejected: ChainBreak[];
 }
 
 /** Thrown where a broken chain stops an operation (retention, signing the head). */
@@ -55,6 +90,10 @@ export interface RekeyResult {
   legacyVerified: boolean;
   /** The first broken legacy record, when the legacy part did not verify. */
   legacyBrokenAt?: number;
+  /** Written by an operator's explicit re-key, not the one due after migration 009. */
+  forced?: boolean;
+  /** Records queued before the upgrade, MAC'd on trust by this re-keying. */
+  adoptedPending?: number;
   anchor: ChainedAuditRecord;
 }
 
@@ -90,8 +129,13 @@ export interface AuditStore {
    * when `chainPending` next runs (ADR 005).
    */
   enqueue(record: AuditRecord): Promise<void>;
-  /** Moves up to `limit` committed pending records into the chain, oldest first. Returns how many. */
-  chainPending(limit: number): Promise<number>;
+  /**
+   * Moves up to `limit` committed pending records into the chain, oldest first, under the lock.
+   * A row without a valid MAC, or of an anchor type, is not chained as written: an
+   * `audit.pending_rejected` record (critical) holding it is chained in its place, and it is
+   * reported in `rejected`.
+   */
+  chainPending(limit: number): Promise<ChainPendingResult>;
   /**
    * Appends a record to the hash chain. Concurrent writers are serialised (a transaction-level
    * advisory lock), so each record links to the one inserted just before it. Call it inside the
@@ -106,12 +150,28 @@ export interface AuditStore {
    */
   verify(): Promise<ChainVerification>;
   /**
-   * Re-keys a chain written entirely before the chain was keyed: under the append lock, verifies
-   * it with SHA-256 and appends an `audit.rekeyed` anchor (keyed) naming its head and whether it
-   * verified. Of concurrent callers, on any number of instances, exactly one writes the anchor;
-   * the others, and every later call, find a keyed chain and return undefined.
+   * The one automatic re-keying, due since migration 009 was applied: under the append lock,
+   * clears the mark, adopts records queued before the upgrade and, when the chain is entirely
+   * legacy, verifies it with SHA-256 and appends an `audit.rekeyed` anchor (signed) naming its
+   * head and whether it verified. Of concurrent callers, on any number of instances, exactly one
+   * clears the mark; the others, and every later call, return undefined. Never runs again.
    */
   ensureKeyed(now: Date): Promise<RekeyResult | undefined>;
+  /**
+   * An operator's explicit re-key (`tessera audit rekey --i-understand`): everything before the
+   * new anchor is checked with plain SHA-256 or the key from then on. Recorded as `forced`.
+   */
+  forceRekey(now: Date): Promise<RekeyResult>;
+  /**
+   * Accepts the chain's first break, which must be at `seq`, with an operator's note: appends a
+   * signed `audit.break_accepted` anchor naming the record as it is now. Throws when the chain
+   * holds, breaks elsewhere, or at a forged anchor. Serialised with appends by the lock.
+   */
+  acceptBreak(seq: number, note: string, now: Date): Promise<{ accepted: AcceptedBreak; anchor: ChainedAuditRecord }>;
+  /** The last signed head published, undefined before the first. */
+  publishedHead(): Promise<ChainHead | undefined>;
+  /** Records the head just published (one row; the latest call wins). */
+  notePublishedHead(head: ChainHead): Promise<void>;
   /** Newest first: at most `limit` records matching `filter`, with `seq < beforeSeq` when given. */
   list(filter: AuditFilter, page: { limit: number; beforeSeq?: number }): Promise<ChainedAuditRecord[]>;
   /**

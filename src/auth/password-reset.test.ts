@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createSmtpTransport } from '../outbox/transports.js';
 import { createUser, login, signIn, startTestApp, strongPassword, type TestApp } from '../test-support/app.js';
 import { testBackends } from '../test-support/databases.js';
 import { startTestSmtp, tokenIn, type TestSmtp } from '../test-support/smtp.js';
@@ -115,6 +116,24 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+describe('password reset mail without TLS', () => {
+  // Issue 10 review L5: the test server offers no STARTTLS, as a downgrading attacker would.
+  it('is not sent when STARTTLS is required (smtp:// to a host that is not loopback), and is otherwise', async () => {
+    const smtp = await startTestSmtp();
+    try {
+      const mail = { to: 'plain@example.com', username: 'plain', token: 'AAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', expiresAt: new Date().toISOString() };
+      const required = createSmtpTransport(smtp.url, 'Tessera <no-reply@example.com>', undefined, true);
+      await assert.rejects(required(mail, { id: 'delivery-1' }), /STARTTLS/i);
+      assert.equal(smtp.mails.length, 0, 'nothing reached the server in clear');
+      const loopback = createSmtpTransport(smtp.url, 'Tessera <no-reply@example.com>', undefined, false);
+      await loopback(mail, { id: 'delivery-2' });
+      assert.equal(smtp.mails.length, 1, 'a loopback relay without TLS still gets it');
+    } finally {
+      await smtp.stop();
+    }
+  });
+});
 
 describe('password reset through a signed webhook', () => {
   it('posts the message with an HMAC signature over the timestamp and body', async () => {

@@ -168,7 +168,11 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
         await events.emitIn(tx, 'password.reset', { userId: user.id }, context);
       });
       await options.revocations.revokeAllForUser(user.id, 'password_reset', context);
-      await options.protection.unlock(user.id, context);
+      // The password has changed: answer so. Lifting the locks needs hot state; if it is down, the
+      // user's old locks run out on their own (or an admin lifts them).
+      await options.protection.unlock(user.id, context).catch((error: unknown) => {
+        logger?.warn({ err: error, userId: user.id }, 'password reset: the locks of the user could not be lifted');
+      });
     },
 
     async deliver() {

@@ -11,7 +11,11 @@ Commands:
   serve      start the HTTP server (migrates the database first)
   migrate    apply database migrations and exit
   audit verify   check the audit log's keyed chain; names the first broken record
-                 (--expect-head SEQ:HASH or a logged signed head's token: fail unless it is still there)
+                 (--expect-head SEQ:HASH or a logged signed head's token: fail unless it is still there);
+                 reads only: it never re-keys nor chains queued records
+  audit accept-break SEQ --reason TEXT   accept the chain's first break, at SEQ, after investigating it
+                 (a signed record in the chain; verify keeps naming it)
+  audit rekey --i-understand   re-anchor the chain as it is now: older records then prove only SHA-256
   audit export   write the audit log to stdout as JSON Lines or CSV (--format, --since, --until, --type)
 
 Configuration is read from the environment and an optional .env file; see README.md.

@@ -65,6 +65,8 @@ export interface Config {
    */
   readonly outbox: {
     readonly smtpUrl: string | undefined;
+    /** smtp:// to a host that is not loopback: STARTTLS must succeed, or the mail is not sent. */
+    readonly smtpRequireStartTls: boolean;
     readonly mailFrom: string;
     readonly webhookUrl: string | undefined;
     readonly webhookSecret: string | undefined;

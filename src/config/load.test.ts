@@ -228,6 +228,36 @@ describe('parseConfig', () => {
     assert.equal(secure.outbox.webhookUrl, 'https://hooks.example.com/tessera');
   });
 
+  it('requires STARTTLS for smtp:// except on loopback hosts, which start-up warns about', () => {
+    // Issue 10 review L5: nodemailer upgrades smtp:// only if the server offers STARTTLS.
+    const accepted: [url: string, requireStartTls: boolean, warned: boolean][] = [
+      ['smtp://mail.example.com:587', true, false],
+      ['smtp://user:pass@192.0.2.25:587', true, false],
+      ['smtps://mail.example.com:465', false, false],
+      ['smtp://127.0.0.1:2525', false, true],
+      ['smtp://[::1]:25', false, true],
+      ['smtp://LOCALHOST:25', false, true],
+      ['smtp://mail.example.com:587?name=tessera.example.com', true, false],
+    ];
+    for (const [url, requireStartTls, warned] of accepted) {
+      const config = parseConfig({ TESSERA_SECRET: secret, TESSERA_SMTP_URL: url });
+      assert.equal(config.outbox.smtpRequireStartTls, requireStartTls, url);
+      const warnings = config.warnings.filter((warning) => warning.includes('TESSERA_SMTP_URL'));
+      assert.equal(warnings.length, warned ? 1 : 0, `${url}: ${JSON.stringify(config.warnings)}`);
+      if (warned) assert.match(warnings[0]!, /STARTTLS is not required/);
+      assert.ok(!config.warnings.join('\n').includes('pass@'), 'credentials are never repeated');
+    }
+    const weakened = [
+      'smtp://mail.example.com:587?ignoreTLS=true',
+      'smtp://mail.example.com:587?requireTLS=false',
+      'smtp://mail.example.com:587?opportunisticTLS=true',
+      'smtps://mail.example.com:465?secure=false',
+      'smtps://mail.example.com:465?tls.rejectUnauthorized=false',
+      'http://mail.example.com',
+    ];
+    for (const url of weakened) assert.equal(issuesOf({ TESSERA_SMTP_URL: url })[0]?.variable, 'TESSERA_SMTP_URL', url);
+  });
+
   it('requires a signing secret with a webhook', () => {
     assert.equal(issuesOf({ TESSERA_WEBHOOK_URL: 'https://hooks.example.com/tessera' })[0]?.variable, 'TESSERA_WEBHOOK_SECRET');
   });

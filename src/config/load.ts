@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError, type Config } from './config.js';
-import { envSchema } from './schema.js';
+import { envSchema, isLoopbackHost } from './schema.js';
 
 type EnvSource = Readonly<Record<string, string | undefined>>;
 
@@ -58,6 +58,11 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     // The schema allows plain HTTP for loopback hosts only.
     if (url?.toLowerCase().startsWith('http:')) warnings.push(`${variable} is plain HTTP (a loopback host): reset tokens travel in it unencrypted`);
   }
+  const smtpHost = e.TESSERA_SMTP_URL === undefined ? undefined : new URL(e.TESSERA_SMTP_URL);
+  const smtpPlainLoopback = smtpHost?.protocol === 'smtp:' && isLoopbackHost(smtpHost.hostname.toLowerCase());
+  if (smtpPlainLoopback) {
+    warnings.push('TESSERA_SMTP_URL is smtp:// to a loopback host: STARTTLS is not required, so reset tokens may reach it unencrypted');
+  }
   if (e.TESSERA_SIGNUP === 'open') {
     warnings.push('TESSERA_SIGNUP=open: anyone can create an account');
   }
@@ -93,6 +98,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     resetMailRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET_MAIL),
     outbox: Object.freeze({
       smtpUrl: e.TESSERA_SMTP_URL,
+      smtpRequireStartTls: smtpHost?.protocol === 'smtp:' && !smtpPlainLoopback,
       mailFrom: e.TESSERA_MAIL_FROM,
       webhookUrl: e.TESSERA_WEBHOOK_URL,
       webhookSecret: e.TESSERA_WEBHOOK_SECRET,

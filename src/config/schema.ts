@@ -123,7 +123,7 @@ const corsOrigins = optionalText.transform((text, ctx) => {
 });
 
 /** Loopback hosts as the URL parser spells them (it normalises `127.1`, `[0:0::1]`, case). */
-function isLoopbackHost(hostname: string): boolean {
+export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
@@ -141,6 +141,21 @@ const tokenBearingUrl = optionalText.refine((text) => {
   }
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
 }, 'must be an https:// URL (it carries reset tokens); http:// only for a loopback host (127.0.0.0/8, ::1, localhost)');
+
+/** nodemailer reads options from the query; these would let reset tokens travel without TLS. */
+const tlsWeakeningOptions = ['secure', 'ignoreTLS', 'requireTLS', 'opportunisticTLS', 'tls.rejectUnauthorized'];
+
+/** smtp:// (STARTTLS, required unless the host is loopback: outbox/transports.ts) or smtps://. */
+const smtpUrl = optionalText.refine((text) => {
+  if (text === undefined) return true;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && !tlsWeakeningOptions.some((option) => url.searchParams.has(option));
+}, `must be an smtp:// or smtps:// URL, without the options ${tlsWeakeningOptions.join(', ')} (it carries reset tokens)`);
 
 const bootstrapAdmin = optionalText.transform((text, ctx) => {
   if (text === undefined) return undefined;
@@ -208,7 +223,7 @@ export const envSchema = z.object({
   TESSERA_RATE_LIMIT_RESET: rateLimit('3/1h'),
   TESSERA_RATE_LIMIT_RESET_NETWORK: rateLimit('20/1h'),
   TESSERA_RATE_LIMIT_RESET_MAIL: rateLimit('5/1h'),
-  TESSERA_SMTP_URL: optionalText.refine((url) => url === undefined || /^smtps?:\/\//.test(url), 'must be an smtp:// or smtps:// URL'),
+  TESSERA_SMTP_URL: smtpUrl,
   TESSERA_MAIL_FROM: z.string().trim().min(3).max(256).default('Tessera <no-reply@localhost>'),
   TESSERA_WEBHOOK_URL: tokenBearingUrl,
   TESSERA_WEBHOOK_SECRET: optionalText.refine((secret) => secret === undefined || secret.length >= 16, 'must be at least 16 characters'),

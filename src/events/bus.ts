@@ -37,8 +37,11 @@ export interface SecurityEventPayloads {
   'audit.pruned': { throughSeq: number; throughHash: string; removed: number; before: string };
   /** The chain was keyed; records up to `legacyHeadSeq` keep their unkeyed SHA-256 links. */
   'audit.rekeyed': { legacyHeadSeq: number; legacyHeadHash: string; legacyRecords: number; legacyVerified: boolean; legacyBrokenAt?: number };
-  /** Retention or the head publisher found the chain broken and stopped (nothing removed or signed). */
-  'audit.chain_broken': { seq: number; recordId: string; reason: string; during: 'retention' | 'head' };
+  /**
+   * Retention or the head publisher found the chain broken and stopped (nothing removed or
+   * signed), or the chainer found a queued row that is not Tessera's (marked, not chained as is).
+   */
+  'audit.chain_broken': { seq: number; recordId: string; reason: string; during: 'retention' | 'head' | 'chaining' };
 }
 
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'user_disabled' | 'locked';

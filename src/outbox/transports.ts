@@ -39,8 +39,13 @@ export function createLogTransport(logger: Logger | undefined, resetUrl: string 
   };
 }
 
-export function createSmtpTransport(smtpUrl: string, from: string, resetUrl: string | undefined): MailTransport {
-  const transporter = nodemailer.createTransport(smtpUrl);
+/**
+ * `requireStartTls`: nodemailer upgrades an smtp:// connection only if the server offers STARTTLS,
+ * so a stripped offer would send the token in clear; with it the mail is not sent (and retried).
+ * The configuration refuses URL options that would override it (config/schema.ts).
+ */
+export function createSmtpTransport(smtpUrl: string, from: string, resetUrl: string | undefined, requireStartTls: boolean): MailTransport {
+  const transporter = nodemailer.createTransport({ url: smtpUrl, requireTLS: requireStartTls });
   return async (mail, delivery) => {
     if (!mail.to) throw new Error('the account has no e-mail address');
     // A stable Message-ID lets mail systems drop the copy a retry after a lost answer sends.
@@ -83,8 +88,8 @@ export function createWebhookTransport(url: string, secret: string, resetUrl: st
 }
 
 export function createMailTransport(config: Pick<Config, 'outbox'>, logger: Logger | undefined, now: () => number): MailTransport {
-  const { webhookUrl, webhookSecret, smtpUrl, mailFrom, resetUrl } = config.outbox;
+  const { webhookUrl, webhookSecret, smtpUrl, smtpRequireStartTls, mailFrom, resetUrl } = config.outbox;
   if (webhookUrl !== undefined && webhookSecret !== undefined) return createWebhookTransport(webhookUrl, webhookSecret, resetUrl, now);
-  if (smtpUrl !== undefined) return createSmtpTransport(smtpUrl, mailFrom, resetUrl);
+  if (smtpUrl !== undefined) return createSmtpTransport(smtpUrl, mailFrom, resetUrl, smtpRequireStartTls);
   return createLogTransport(logger, resetUrl);
 }

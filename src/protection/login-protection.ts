@@ -12,6 +12,9 @@ import { networkOf } from './network.js';
 /** How long a network an account signed in from keeps its own lane (docs/adr/006). */
 export const knownNetworkMs = 30 * 24 * 60 * 60 * 1000;
 
+/** Users whose unlock epoch this instance remembers for their session lanes; the oldest go first. */
+const rememberEpochsAtMost = 10_000;
+
 export type IdentifierKind = 'username' | 'email';
 
 /**
@@ -92,15 +95,26 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
   // outlives any lane state and any device token.
   const epochMs = deviceTokenTtlMs + 2 * config.lockout.maxLockMs + config.lockout.windowMs;
 
-  /** A mark, or undefined also when hot state fails: then nothing is trusted (fail closed). */
-  async function mark(key: string): Promise<number | undefined> {
-    return hotState.getUntil(`lockout:${key}`).catch(() => undefined);
+  /** A mark's time, undefined when there is none, 'unreadable' when hot state fails. */
+  async function mark(key: string): Promise<number | undefined | 'unreadable'> {
+    return hotState.getUntil(`lockout:${key}`).catch(() => 'unreadable' as const);
   }
   /** Best effort: a mark that cannot be set while hot state fails only costs trust. */
   async function setMark(key: string, until: number): Promise<void> {
     await hotState.setUntil(`lockout:${key}`, until, clock.now()).catch(() => undefined);
   }
-  const epochOf = async (owner: string) => (await mark(digest(`epoch:${owner}`))) ?? 0;
+  const epochKey = (owner: string) => digest(`epoch:${owner}`);
+  // Epochs read while hot state answered, so that a session lane keeps the key its locks are
+  // remembered under (withLockoutFallback) when the epoch cannot be read.
+  const seenEpochs = new Map<string, number>();
+  async function sessionEpoch(userId: string): Promise<number> {
+    const epoch = await mark(epochKey(userId));
+    if (epoch === 'unreadable') return seenEpochs.get(userId) ?? 0;
+    seenEpochs.delete(userId);
+    if (seenEpochs.size >= rememberEpochsAtMost) seenEpochs.delete(seenEpochs.keys().next().value as string);
+    seenEpochs.set(userId, epoch ?? 0);
+    return epoch ?? 0;
+  }
   const knownNetwork = (owner: string, ip: string | null) => digest(`known-network:${owner}:${networkOf(ip ?? 'unknown')}`);
   const distrusted = (device: DeviceToken) => digest(`distrusted-device:${device.deviceId}`);
 
@@ -126,22 +140,30 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
       const now = clock.now();
       // An unknown name gets an owner of its own, so it costs the same reads as an account.
       const owner = userId ?? `unknown:${identifierKey}`;
-      const epoch = await epochOf(owner);
       const device = deviceTokens.verify(deviceToken, userId);
+      const [epoch, distrustedUntil, knownUntil] = await Promise.all([
+        mark(epochKey(owner)),
+        device ? mark(distrusted(device)) : undefined,
+        mark(knownNetwork(owner, ip)),
+      ]);
+      const shared: AttemptLane = { key: identifierKey, trusted: undefined };
+      // A mark that cannot be read might say "distrusted", and a lane named after a guessed epoch
+      // is one whose locks nobody saw: while hot state fails, nobody gets a lane of their own.
+      if (epoch === 'unreadable' || distrustedUntil === 'unreadable' || knownUntil === 'unreadable') return shared;
       if (device) {
-        const lane: AttemptLane = { key: digest(`device:${owner}:${epoch}:${device.deviceId}`), trusted: 'device', device };
+        const lane: AttemptLane = { key: digest(`device:${owner}:${epoch ?? 0}:${device.deviceId}`), trusted: 'device', device };
         // A device that failed the threshold waits out its own lock, then counts as a stranger.
-        if (((await mark(distrusted(device))) ?? 0) <= now) return lane;
+        if ((distrustedUntil ?? 0) <= now) return lane;
         if ((await hotState.lockouts.get(lane.key, now)).lockedUntil > now) return lane;
       }
-      if (((await mark(knownNetwork(owner, ip))) ?? 0) > now) {
-        return { key: digest(`network:${owner}:${epoch}:${networkOf(ip ?? 'unknown')}`), trusted: 'network' };
+      if ((knownUntil ?? 0) > now) {
+        return { key: digest(`network:${owner}:${epoch ?? 0}:${networkOf(ip ?? 'unknown')}`), trusted: 'network' };
       }
-      return { key: identifierKey, trusted: undefined };
+      return shared;
     },
 
     async sessionLane(userId, sessionId) {
-      return { key: digest(`session:${userId}:${await epochOf(userId)}:${sessionId}`), trusted: undefined };
+      return { key: digest(`session:${userId}:${await sessionEpoch(userId)}:${sessionId}`), trusted: undefined };
     },
 
     async assertNotLocked(lane) {
@@ -176,7 +198,7 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
         ['email', user?.email],
       ];
       for (const [kind, canonical] of identifiers) if (canonical) await hotState.lockouts.unlock(digest(`${kind}:${canonical}`));
-      await hotState.setUntil(`lockout:${digest(`epoch:${userId}`)}`, clock.now() + epochMs, clock.now());
+      await hotState.setUntil(`lockout:${epochKey(userId)}`, clock.now() + epochMs, clock.now());
       await events.emit('user.unlocked', { userId }, context);
     },
   };

@@ -1,4 +1,8 @@
-import { genesisHash, keyedChainHash, type AuditRecord, type ChainedAuditRecord } from '../../audit/record.js';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { anchorTypes } from '../../audit/anchor.js';
+import type { AuditKeys } from '../../audit/keys.js';
+import { genesisHash, keyedChainHash, pendingMac, type AuditRecord, type ChainedAuditRecord } from '../../audit/record.js';
+import type { ChainBreak, ChainPendingResult } from '../../audit/store.js';
 import type { Queryable } from './db.js';
 
 /** A row of `audit_log`; `seq` (bigint) is read as text and converted. */
@@ -83,14 +87,47 @@ function placeholders(row: number, width: number): string {
 
 /**
  * Writes a record without taking the chain lock: into `audit_pending`, in the caller's
- * transaction. Durable when that commits; chained by `chainPendingAudit` shortly after.
+ * transaction, with its MAC under the pending key. Durable when that commits; chained by
+ * `chainPendingAudit` shortly after.
  */
-export async function enqueueAudit(db: Queryable, record: AuditRecord): Promise<void> {
-  await db.query(`INSERT INTO audit_pending (${recordColumns}) VALUES ${placeholders(0, 11)}`, recordValues(record));
+export async function enqueueAudit(db: Queryable, record: AuditRecord, pendingKey: Buffer): Promise<void> {
+  // The MAC covers what the chainer will read back: JSON values, times to the millisecond.
+  const stored: AuditRecord = { ...record, at: new Date(record.at.getTime()), details: JSON.parse(JSON.stringify(record.details)) as Record<string, unknown> };
+  await db.query(`INSERT INTO audit_pending (${recordColumns}, mac) VALUES ${placeholders(0, 12)}`, [...recordValues(stored), pendingMac(pendingKey, stored)]);
 }
 
 interface PendingRow extends Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'> {
   pending_seq: string;
+  mac: string;
+}
+
+/** Why a queued row is not Tessera's: undefined when it is. */
+function rejection(row: PendingRow, record: AuditRecord, pendingKey: Buffer): 'anchor_type' | 'mac_invalid' | undefined {
+  // Tessera writes anchors only through appendAudit, each with its own MAC: never queued.
+  if (anchorTypes.has(record.type)) return 'anchor_type';
+  const want = Buffer.from(pendingMac(pendingKey, record));
+  const given = Buffer.from(row.mac);
+  return want.length === given.length && timingSafeEqual(want, given) ? undefined : 'mac_invalid';
+}
+
+/**
+ * What is chained in place of a queued row that is not Tessera's: the row kept as evidence in
+ * the details, marked, at the time it was found (its own `at` is whatever the writer chose).
+ */
+function rejectedRecord(record: AuditRecord, reason: 'anchor_type' | 'mac_invalid', now: Date): AuditRecord {
+  return {
+    id: randomUUID(),
+    at: now,
+    type: 'audit.pending_rejected',
+    outcome: 'failure',
+    userId: null,
+    sessionId: null,
+    ip: null,
+    userAgent: null,
+    requestId: null,
+    severity: 'critical',
+    details: { reason, record: { ...record, at: record.at.toISOString() } },
+  };
 }
 
 /**
@@ -102,31 +139,40 @@ export const keyedScheme = 'hmac-sha256';
 
 /**
  * Moves up to `limit` committed pending records into the chain, oldest first, under the lock:
- * one transaction, two statements whatever the batch size. Returns how many moved.
+ * one transaction, two statements whatever the batch size (plus one when a row is rejected). A
+ * row without a valid MAC, or of an anchor type, is chained only as an `audit.pending_rejected`
+ * record holding it, and reported.
  */
-export async function chainPendingAudit(tx: Queryable, limit: number, chainKey: Buffer): Promise<number> {
+export async function chainPendingAudit(tx: Queryable, limit: number, keys: AuditKeys): Promise<ChainPendingResult> {
   await lockAuditChain(tx);
   const pending = await tx.query<PendingRow>(
     `DELETE FROM audit_pending WHERE pending_seq IN (SELECT pending_seq FROM audit_pending ORDER BY pending_seq LIMIT $1)
-     RETURNING pending_seq::text AS pending_seq, ${recordColumns}`,
+     RETURNING pending_seq::text AS pending_seq, ${recordColumns}, mac`,
     [limit],
   );
-  if (pending.length === 0) return 0;
+  if (pending.length === 0) return { moved: 0, rejected: [] };
   pending.sort((a, b) => Number(a.pending_seq) - Number(b.pending_seq));
   const last = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1');
   let prevHash = last[0]?.hash ?? genesisHash;
   const params: unknown[] = [];
   const rows: string[] = [];
+  const rejectedAt: Array<{ index: number; id: string }> = [];
+  const now = new Date();
   pending.forEach((row, index) => {
-    const record = recordOfRow(row);
-    const hash = keyedChainHash(chainKey, prevHash, record);
+    const queued = recordOfRow(row);
+    const reason = rejection(row, queued, keys.pending);
+    if (reason) rejectedAt.push({ index, id: queued.id });
+    const record = reason ? rejectedRecord(queued, reason, now) : queued;
+    const hash = keyedChainHash(keys.chain, prevHash, record);
     params.push(...recordValues(record), prevHash, hash, keyedScheme);
     rows.push(placeholders(index, 14));
     prevHash = hash;
   });
   // Rows are inserted in list order, so their identity seq follows the chain.
-  await tx.query(`INSERT INTO audit_log (${recordColumns}, prev_hash, hash, scheme) VALUES ${rows.join(', ')}`, params);
-  return pending.length;
+  const inserted = await tx.query<{ seq: string }>(`INSERT INTO audit_log (${recordColumns}, prev_hash, hash, scheme) VALUES ${rows.join(', ')} RETURNING audit_log.seq::text AS seq`, params);
+  const seqs = inserted.map((row) => Number(row.seq)).sort((a, b) => a - b);
+  const rejected: ChainBreak[] = rejectedAt.map(({ index, id }) => ({ seq: seqs[index]!, id, reason: 'pending_unauthenticated' }));
+  return { moved: pending.length, rejected };
 }
 
 /** Appends under the lock; must run inside a transaction (the lock is transaction-scoped). */

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { signedAnchorMac } from '../../audit/anchor.js';
 import type { AuditKeys } from '../../audit/keys.js';
+import { pendingMac, type AuditRecord } from '../../audit/record.js';
 import type { RekeyResult } from '../../audit/store.js';
 import type { Queryable } from './db.js';
 import { appendAudit, keyedScheme, lockAuditChain } from './audit-chain.js';
-import { latestPruningAnchor, rekeyAnchor, walkChain } from './audit-walk.js';
+import { acceptedBreaks, latestPruningAnchor, rekeyAnchor, walkChain } from './audit-walk.js';
+
+/** What migration 009 gives records queued before the upgrade, in place of a MAC. */
+const preUpgradeMac = 'pre-upgrade';
 
 async function schemeAt(tx: Queryable, end: 'ASC' | 'DESC'): Promise<{ seq: string; hash: string; scheme: string } | undefined> {
   const rows = await tx.query<{ seq: string; hash: string; scheme: string }>(
@@ -12,29 +17,70 @@ async function schemeAt(tx: Queryable, end: 'ASC' | 'DESC'): Promise<{ seq: stri
   return rows[0];
 }
 
+/** Whether the one automatic re-keying is still due (migration 009 marks it; it is cleared once). */
+export async function rekeyDue(db: Queryable): Promise<boolean> {
+  return (await db.query('SELECT due FROM audit_rekey_due')).length > 0;
+}
+
+/** MACs records queued by the Tessera that ran before the upgrade, on trust, once. */
+async function adoptPreUpgradePending(tx: Queryable, keys: AuditKeys): Promise<number> {
+  const rows = await tx.query<{ pending_seq: string; id: string; at: Date; type: string; outcome: AuditRecord['outcome']; user_id: string | null; session_id: string | null; ip: string | null; user_agent: string | null; request_id: string | null; severity: AuditRecord['severity']; details: Record<string, unknown> }>(
+    'SELECT pending_seq::text AS pending_seq, id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details FROM audit_pending WHERE mac = $1',
+    [preUpgradeMac],
+  );
+  for (const row of rows) {
+    const record: AuditRecord = { id: row.id, at: row.at, type: row.type, outcome: row.outcome, userId: row.user_id, sessionId: row.session_id, ip: row.ip, userAgent: row.user_agent, requestId: row.request_id, severity: row.severity, details: row.details };
+    await tx.query('UPDATE audit_pending SET mac = $1 WHERE pending_seq = $2', [pendingMac(keys.pending, record), row.pending_seq]);
+  }
+  return rows.length;
+}
+
 /**
- * Re-keys a chain written before the chain was keyed, once, inside a transaction holding the
- * append lock: when its newest and oldest records are both legacy and no `audit.rekeyed` anchor
- * exists. Which records are legacy is read from the `scheme` column, not from whether their MAC
- * verifies: under a wrong TESSERA_SECRET a keyed chain must fail verification, not be re-keyed.
+ * Anchors the chain as it is: verifies it as legacy, then appends a signed `audit.rekeyed`
+ * naming its head, after which records are checked with the key.
  */
-export async function rekeyAudit(tx: Queryable, now: Date, keys: AuditKeys): Promise<RekeyResult | undefined> {
-  await lockAuditChain(tx);
-  const head = await schemeAt(tx, 'DESC');
-  if (!head || head.scheme === keyedScheme) return undefined;
-  if ((await schemeAt(tx, 'ASC'))?.scheme === keyedScheme || (await rekeyAnchor(tx))) return undefined;
-  const legacy = await walkChain(tx, { keys, pruning: await latestPruningAnchor(tx), rekey: 'legacyOnly' });
-  const details = {
+async function anchorLegacy(tx: Queryable, now: Date, keys: AuditKeys, head: { seq: string; hash: string }, extra: { forced?: true; adoptedPending?: number }): Promise<RekeyResult> {
+  const legacy = await walkChain(tx, { keys, pruning: await latestPruningAnchor(tx), rekey: 'legacyOnly', acceptedBreaks: await acceptedBreaks(tx, keys) });
+  const fields = {
     legacyHeadSeq: Number(head.seq),
     legacyHeadHash: head.hash,
     legacyRecords: legacy.records,
     legacyVerified: legacy.broken === undefined,
     ...(legacy.broken ? { legacyBrokenAt: legacy.broken.seq } : {}),
+    ...extra,
   };
+  const details = { ...fields, mac: signedAnchorMac(keys.anchor, 'audit.rekeyed', fields) };
+  const severity = legacy.broken || extra.forced ? 'critical' : 'info';
   const anchor = await appendAudit(
     tx,
-    { id: randomUUID(), at: now, type: 'audit.rekeyed', outcome: 'info', userId: null, sessionId: null, ip: null, userAgent: null, requestId: null, severity: legacy.broken ? 'critical' : 'info', details },
+    { id: randomUUID(), at: now, type: 'audit.rekeyed', outcome: 'info', userId: null, sessionId: null, ip: null, userAgent: null, requestId: null, severity, details },
     keys.chain,
   );
-  return { ...details, anchor };
+  return { ...fields, anchor };
+}
+
+/**
+ * The one automatic re-keying, inside a transaction holding the append lock: only while
+ * migration 009's mark is there, which it deletes, so it never runs again (ADR 007); then only
+ * when the newest and oldest records are both legacy and no `audit.rekeyed` anchor exists.
+ * Which records are legacy is read from the `scheme` column, not from whether their MAC
+ * verifies: under a wrong TESSERA_SECRET a keyed chain must fail verification, not be re-keyed.
+ */
+export async function rekeyAudit(tx: Queryable, now: Date, keys: AuditKeys): Promise<RekeyResult | undefined> {
+  await lockAuditChain(tx);
+  if ((await tx.query('DELETE FROM audit_rekey_due RETURNING due')).length === 0) return undefined;
+  const adoptedPending = await adoptPreUpgradePending(tx, keys);
+  const head = await schemeAt(tx, 'DESC');
+  if (!head || head.scheme === keyedScheme) return undefined;
+  if ((await schemeAt(tx, 'ASC'))?.scheme === keyedScheme || (await rekeyAnchor(tx, keys, true))) return undefined;
+  return anchorLegacy(tx, now, keys, head, adoptedPending > 0 ? { adoptedPending } : {});
+}
+
+/** An operator's re-key of whatever the chain holds now (`tessera audit rekey --i-understand`). */
+export async function forceRekeyAudit(tx: Queryable, now: Date, keys: AuditKeys): Promise<RekeyResult> {
+  await lockAuditChain(tx);
+  await tx.query('DELETE FROM audit_rekey_due');
+  const head = await schemeAt(tx, 'DESC');
+  if (!head) throw new Error('the audit log is empty: there is nothing to re-key');
+  return anchorLegacy(tx, now, keys, head, { forced: true });
 }

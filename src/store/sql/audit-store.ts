@@ -4,16 +4,18 @@ import type { AuditStore } from '../../audit/store.js';
 import type { Db, Queryable } from './db.js';
 import { appendAudit, chainPendingAudit, enqueueAudit } from './audit-chain.js';
 import { auditHead, listAudit, scanAudit } from './audit-query.js';
-import { rekeyAudit } from './audit-rekey.js';
+import { acceptBreakAudit, notePublishedHead, publishedHead } from './audit-accept.js';
+import { forceRekeyAudit, rekeyAudit, rekeyDue } from './audit-rekey.js';
 import { pruneAudit } from './audit-retention.js';
 import { chainContext, walkChain } from './audit-walk.js';
 
 /** The audit log in SQL. Appends and prunes must run inside a transaction: given `root`, each opens its own. */
 export interface SqlAuditStoreOptions {
   /**
-   * Link the chain, sign anchors and the head (audit/keys.ts). Without them the store still
-   * queues, searches and exports, but every operation on the chain throws: there is no unkeyed
-   * chain to fall back to, and no verification that could say "verified" without the key.
+   * Link the chain, sign anchors, queued records and the head (audit/keys.ts). Without them the
+   * store still searches and exports, but queueing and every operation on the chain throw: there
+   * is no unkeyed chain to fall back to, and no verification that could say "verified" without
+   * the key.
    */
   keys?: AuditKeys | undefined;
 }
@@ -33,11 +35,13 @@ export function sqlAuditStore(db: Queryable, root?: Db, options: SqlAuditStoreOp
       return inTransaction((tx) => appendAudit(tx, record, chain));
     },
 
-    enqueue: (record) => enqueueAudit(db, record),
+    async enqueue(record) {
+      await enqueueAudit(db, record, keys().pending);
+    },
 
     async chainPending(limit) {
-      const { chain } = keys();
-      return inTransaction((tx) => chainPendingAudit(tx, limit, chain));
+      const all = keys();
+      return inTransaction((tx) => chainPendingAudit(tx, limit, all));
     },
 
     async verify() {
@@ -47,13 +51,29 @@ export function sqlAuditStore(db: Queryable, root?: Db, options: SqlAuditStoreOp
       const result = await walkChain(db, context);
       if (!result.broken) return result;
       const now = await chainContext(db, keys());
-      return now.pruning?.seq === context.pruning?.seq ? result : walkChain(db, now);
+      const final = now.pruning?.seq === context.pruning?.seq ? result : await walkChain(db, now);
+      // Never re-keyed yet (start-up or `tessera migrate` does it once): not verified, and said so.
+      const legacyHead = final.broken && final.records === 0 && !now.rekey && (await rekeyDue(db));
+      return legacyHead ? { ...final, neverKeyed: true } : final;
     },
 
     async ensureKeyed(now) {
       const all = keys();
       return inTransaction((tx) => rekeyAudit(tx, now, all));
     },
+
+    async forceRekey(now) {
+      const all = keys();
+      return inTransaction((tx) => forceRekeyAudit(tx, now, all));
+    },
+
+    async acceptBreak(seq, note, now) {
+      const all = keys();
+      return inTransaction((tx) => acceptBreakAudit(tx, seq, note, now, all));
+    },
+
+    publishedHead: () => publishedHead(db),
+    notePublishedHead: (head) => notePublishedHead(db, head),
 
     list: (filter, page) => listAudit(db, filter, page),
     scan: (filter, range) => scanAudit(db, filter, range),

@@ -1,6 +1,7 @@
-import { createChainCheck, rekeyAnchorOf, type ChainContext, type PruningAnchor, type RekeyAnchor } from '../../audit/chain-check.js';
+import { anchorRecordValid } from '../../audit/anchor.js';
+import { acceptedBreakOf, createChainCheck, rekeyAnchorOf, type ChainContext, type PruningAnchor, type RekeyAnchor } from '../../audit/chain-check.js';
 import type { AuditKeys } from '../../audit/keys.js';
-import type { ChainVerification } from '../../audit/store.js';
+import type { AcceptedBreak, ChainVerification } from '../../audit/store.js';
 import type { Queryable } from './db.js';
 import { auditColumns, toAuditRecord, type AuditRow } from './audit-chain.js';
 
@@ -27,17 +28,34 @@ export async function latestPruningAnchor(db: Queryable): Promise<PruningAnchor 
   };
 }
 
-/** The first `audit.rekeyed` anchor: the boundary between legacy and keyed records. */
-export async function rekeyAnchor(db: Queryable): Promise<RekeyAnchor | undefined> {
+async function anchorRows(db: Queryable, type: string): Promise<Array<{ seq: number; details: Record<string, unknown> }>> {
   const rows = await db.query<{ seq: string; details: Record<string, unknown> }>(
-    `SELECT audit_log.seq::text AS seq, details FROM audit_log WHERE audit_log.type = 'audit.rekeyed' ORDER BY audit_log.seq LIMIT 1`,
+    `SELECT audit_log.seq::text AS seq, details FROM audit_log WHERE audit_log.type = $1 ORDER BY audit_log.seq`,
+    [type],
   );
-  const row = rows[0];
-  return row ? rekeyAnchorOf(Number(row.seq), row.details) : undefined;
+  return rows.map((row) => ({ seq: Number(row.seq), details: row.details }));
+}
+
+/**
+ * The latest `audit.rekeyed` anchor whose own MAC holds: the boundary between legacy and keyed
+ * records (a forged one is skipped here and reported where the walk reaches it). Any, with
+ * `anyMac`: whether a chain was ever re-keyed.
+ */
+export async function rekeyAnchor(db: Queryable, keys: AuditKeys, anyMac = false): Promise<RekeyAnchor | undefined> {
+  const valid = (await anchorRows(db, 'audit.rekeyed')).filter((row) => anyMac || anchorRecordValid(keys.anchor, 'audit.rekeyed', row.details));
+  const row = valid[valid.length - 1];
+  return row ? rekeyAnchorOf(row.seq, row.details) : undefined;
+}
+
+/** The breaks operators accepted, by anchors whose own MAC holds. */
+export async function acceptedBreaks(db: Queryable, keys: AuditKeys): Promise<AcceptedBreak[]> {
+  return (await anchorRows(db, 'audit.break_accepted'))
+    .filter((row) => anchorRecordValid(keys.anchor, 'audit.break_accepted', row.details))
+    .flatMap((row) => acceptedBreakOf(row.seq, row.details) ?? []);
 }
 
 export async function chainContext(db: Queryable, keys: AuditKeys): Promise<ChainContext> {
-  return { keys, pruning: await latestPruningAnchor(db), rekey: await rekeyAnchor(db) };
+  return { keys, pruning: await latestPruningAnchor(db), rekey: await rekeyAnchor(db, keys), acceptedBreaks: await acceptedBreaks(db, keys) };
 }
 
 /** One pass from the oldest record, through `throughSeq` (inclusive) when given. */
