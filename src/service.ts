@@ -14,6 +14,7 @@ import { isAuthError } from './errors/auth-error.js';
 import { createChainAlarm } from './audit/chain-alarm.js';
 import { startAuditHeadPublisher, type AuditHeadPublisher } from './audit/head-publisher.js';
 import { auditKeys } from './audit/keys.js';
+import { createAuditVerification, type AuditVerification } from './audit/verification.js';
 import { createAuditChainer, type AuditChainer } from './audit/chainer.js';
 import { createAuditRecorder } from './audit/recorder.js';
 import { AuditChainBrokenError } from './audit/store.js';
@@ -37,7 +38,7 @@ import type { HotState } from './store/hot/hot-state.js';
 import { createMemoryHotState } from './store/hot/memory-hot-state.js';
 import { createRedisHotState } from './store/hot/redis-hot-state.js';
 import type { Db } from './store/sql/db.js';
-import { migrate } from './store/sql/migrate.js';
+import { upgradeDatabase } from './store/sql/upgrade.js';
 import { openPgliteDb } from './store/sql/pglite-db.js';
 import { openPostgresDb } from './store/sql/postgres-db.js';
 import { sqlStores } from './store/sql/sql-stores.js';
@@ -76,6 +77,8 @@ export interface Tessera {
   readonly auditRetention: AuditRetention;
   /** Logs the signed audit head every TESSERA_AUDIT_HEAD_INTERVAL, on one instance. */
   readonly auditHead: AuditHeadPublisher;
+  /** Verifies the audit chain while the server runs (GET /admin/audit/verify), one run at a time. */
+  readonly auditVerification: AuditVerification;
   /** Deletes expired outbox, reset-token, session and refresh-token rows (also on a timer). */
   readonly rowCleanup: RowCleanup;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
@@ -156,13 +159,12 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
   const metrics = createMetrics({ clock });
   let hotState: HotState | undefined;
   try {
-    await migrate(db);
-    hotState = deps.hotState ?? (await openHotState(config, logger));
     const keys = auditKeys(config.secret);
+    // A chain written before it was keyed is anchored only by the run that applies migration 009.
+    const { rekeyed } = await upgradeDatabase(db, keys, new Date(clock.now()));
+    if (rekeyed) logger?.error({ seq: rekeyed.anchor.seq, legacyHeadSeq: rekeyed.legacyHeadSeq, legacyVerified: rekeyed.legacyVerified }, 'audit chain re-keyed by the upgrade (incident raised)');
+    hotState = deps.hotState ?? (await openHotState(config, logger));
     const stores = sqlStores(db, { keys });
-    // A chain written before it was keyed is anchored once, before this instance appends to it.
-    const rekeyed = await stores.audit.ensureKeyed(new Date(clock.now()));
-    if (rekeyed) logger?.[rekeyed.legacyVerified ? 'info' : 'error']({ legacyHeadSeq: rekeyed.legacyHeadSeq, legacyVerified: rekeyed.legacyVerified }, 'audit chain keyed');
     const events = createEventBus({
       now: () => clock.now(),
       ...(deps.audit === false
@@ -251,9 +253,9 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       binding: config.sessionBinding,
     });
     const protection = createLoginProtection({ hotState, clock, events, config, users: stores.users });
-    const incidents = createIncidentService({ stores, events, clock });
+    const ipBlocks = createIpBlocks({ hotState, events, clock, durationMs: config.ipBlockMs, exempt: config.detectionExempt });
+    const incidents = createIncidentService({ stores, events, clock, ipBlocks });
     const chainAlarm = createChainAlarm({ incidents, events, clock, logger });
-    const ipBlocks = createIpBlocks({ hotState, events, clock, durationMs: config.ipBlockMs });
     const detection = createDetector({ events, hotState, incidents, ipBlocks, stores, logger });
     const stats = createStatsService({
       events,
@@ -366,6 +368,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       auditChain,
       auditRetention,
       auditHead,
+      auditVerification: createAuditVerification({ audit: stores.audit, keys, flush: () => auditChain.flush(), now: () => clock.now() }),
       rowCleanup,
       protection,
       passwordReset,

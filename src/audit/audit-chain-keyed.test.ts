@@ -3,7 +3,7 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import type { Db, Queryable } from '../store/sql/db.js';
-import { migrate } from '../store/sql/migrate.js';
+import { upgradeDatabase } from '../store/sql/upgrade.js';
 import { startTestApp } from '../test-support/app.js';
 import { testSecret } from '../test-support/config.js';
 import { testBackends, type TestBackend } from '../test-support/databases.js';
@@ -78,11 +78,11 @@ async function relink(db: Queryable, link: Link, fromSeq = 0): Promise<void> {
 }
 
 /** A database at the schema before the keyed chain, holding `count` legacy records, then migrated. */
+/** A chain as Tessera wrote it before it was keyed, migrated up to just before 009 (the upgrade re-keys it). */
 async function legacyDatabase(backend: TestBackend, count: number) {
   const database = await backend.open({ migrated: false });
   await migrateBeforeKeyedChain(database.db);
   for (let i = 0; i < count; i += 1) await appendLegacyAudit(database.db, record(i));
-  await migrate(database.db);
   return database;
 }
 
@@ -139,7 +139,7 @@ for (const backend of testBackends()) {
         assert.equal(other.broken?.seq, await seqOf(db, 'true'));
         await assert.rejects(sqlAuditStore(db, db).verify(), /needs its keys/);
         await assert.rejects(sqlAuditStore(db, db).append(record(9)), /needs its keys/);
-        assert.equal(await sqlAuditStore(db, db, { keys: auditKeys(`${testSecret}-rotated`) }).ensureKeyed(new Date()), undefined, 'a keyed chain under another key is never re-keyed');
+        assert.equal((await upgradeDatabase(db, auditKeys(`${testSecret}-rotated`), new Date())).rekeyed, undefined, 'a keyed chain under another key is never re-keyed');
       } finally {
         await cleanup();
       }
@@ -151,8 +151,8 @@ for (const backend of testBackends()) {
       try {
         const { db } = database;
         const stores: AuditStore[] = [db, db, second ?? db, second ?? db].map((on) => sqlAuditStore(on, on, { keys }));
-        const results = await Promise.all(stores.map((audit) => audit.ensureKeyed(new Date(Date.UTC(2030, 1, 1)))));
-        const done = results.filter((result) => result !== undefined);
+        const results = await Promise.all([db, db, second ?? db, second ?? db].map((on) => upgradeDatabase(on, keys, new Date(Date.UTC(2030, 1, 1)))));
+        const done = results.flatMap(({ rekeyed }) => rekeyed ?? []);
         assert.equal(done.length, 1, 'one anchor');
         const legacyHead = (await db.query<{ seq: string; hash: string }>('SELECT seq::text AS seq, hash FROM audit_log WHERE type = $1 ORDER BY audit_log.seq DESC LIMIT 1', ['login.failed']))[0]!;
         assert.deepEqual(
@@ -161,7 +161,7 @@ for (const backend of testBackends()) {
         );
         assert.equal(done[0]!.anchor.type, 'audit.rekeyed');
         assert.equal(done[0]!.anchor.prevHash, legacyHead.hash);
-        assert.equal(await stores[0]!.ensureKeyed(new Date()), undefined, 'and never again');
+        assert.equal((await upgradeDatabase(db, keys, new Date())).rekeyed, undefined, 'and never again');
 
         const audit = stores[0]!;
         for (let i = 20; i < 25; i += 1) await audit.append(record(i));
@@ -202,7 +202,7 @@ for (const backend of testBackends()) {
         assert.equal((await audit.verify()).broken, undefined, 'restored');
         // An older instance still running cannot append the legacy way any more (no default scheme).
         await assert.rejects(appendLegacyAudit(db, record(40)), /scheme/);
-        assert.equal(await audit.ensureKeyed(new Date()), undefined);
+        assert.equal((await upgradeDatabase(db, keys, new Date())).rekeyed, undefined);
         assert.equal((await audit.verify()).broken, undefined);
       } finally {
         await second?.close();
@@ -217,7 +217,7 @@ for (const backend of testBackends()) {
         const edited = (await seqOf(db, 'true')) + 2;
         await db.query(`UPDATE audit_log SET ip = '192.0.2.1' WHERE seq = $1`, [edited]);
         const audit = sqlAuditStore(db, db, { keys });
-        const result = await audit.ensureKeyed(new Date());
+        const { rekeyed: result } = await upgradeDatabase(db, keys, new Date());
         assert.equal(result?.legacyVerified, false);
         assert.equal(result?.legacyBrokenAt, edited);
         assert.equal(result?.anchor.severity, 'critical');
@@ -237,7 +237,7 @@ for (const backend of testBackends()) {
         const verified = await t.tessera.stores.audit.verify();
         assert.equal(verified.broken, undefined);
         assert.equal(verified.legacyThrough, (await seqOf(database.db, 'true')) + 3);
-        assert.equal(await t.tessera.stores.audit.ensureKeyed(new Date()), undefined, 'a restart finds it keyed');
+        assert.equal((await upgradeDatabase(database.db, keys, new Date())).rekeyed, undefined, 'a restart finds it keyed');
       } finally {
         await t.close();
         await database.cleanup();

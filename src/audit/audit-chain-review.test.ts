@@ -74,6 +74,7 @@ async function legacyDatabase(backend: TestBackend, count: number) {
   const database = await backend.open({ migrated: false });
   await migrateBeforeKeyedChain(database.db);
   for (let i = 0; i < count; i += 1) await appendLegacyAudit(database.db, record(i));
+  // Migrated without the upgrade's re-key: a chain that is all legacy, with no anchor.
   await migrate(database.db);
   return database;
 }
@@ -153,25 +154,24 @@ for (const backend of testBackends()) {
         const { db } = database;
         const audit = sqlAuditStore(db, db, { keys });
         const before = await audit.verify();
-        assert.equal(before.neverKeyed, true, 'a legacy chain not yet re-keyed is not verified');
+        assert.equal(before.neverKeyed, true, 'a legacy chain without a re-keying anchor is not verified');
         assert.ok(before.broken);
         assert.equal((await types(db)).includes('audit.rekeyed'), false, 'verify wrote nothing');
 
-        const first = await audit.ensureKeyed(new Date(Date.UTC(2030, 1, 1)));
-        assert.ok(first, 'the re-key due since migration 009 runs once');
+        const first = await audit.forceRekey(new Date(Date.UTC(2030, 1, 1)));
+        assert.ok(first, 'only an operator re-keys it');
         for (let i = 10; i < 13; i += 1) await audit.append(record(i));
         assert.equal((await audit.verify()).broken, undefined);
 
         // The laundering: re-hash everything with SHA-256, mark it legacy, delete the anchor.
         await db.query(`DELETE FROM audit_log WHERE type = 'audit.rekeyed'`);
         await relinkAsLegacy(db);
-        assert.equal(await audit.ensureKeyed(new Date()), undefined, 'not due any more');
         const t = await startTestApp(backend, { db });
         try {
           assert.equal((await types(db)).includes('audit.rekeyed'), false, 'start-up did not re-key');
           const laundered = await audit.verify();
           assert.equal(laundered.broken?.reason, 'hash_mismatch');
-          assert.notEqual(laundered.neverKeyed, true);
+          assert.equal(laundered.neverKeyed, true, 'all legacy and no valid anchor: NOT VERIFIED, and nothing re-keys it');
 
           // Only the operator's explicit re-key anchors it again, and says so.
           const forced = await audit.forceRekey(new Date(Date.UTC(2030, 2, 1)));

@@ -22,6 +22,7 @@ export interface PruningAnchor {
 /** The `audit.rekeyed` anchor: records before it are legacy (SHA-256), it and those after keyed. */
 export interface RekeyAnchor {
   seq: number;
+  at: Date;
   legacyHeadSeq: number | undefined;
   legacyHeadHash: string | undefined;
   forced: boolean;
@@ -30,6 +31,8 @@ export interface RekeyAnchor {
 export interface ChainContext {
   keys: AuditKeys;
   pruning: PruningAnchor | undefined;
+  /** A newer `audit.pruned` row whose MAC does not hold: named when the start is unexplained. */
+  forgedPruning?: { seq: number; id: string };
   /**
    * The latest `audit.rekeyed` anchor whose own MAC holds; undefined for a chain keyed from its
    * start. `legacyOnly` checks every record as legacy (re-keying verifies what it anchors).
@@ -39,10 +42,11 @@ export interface ChainContext {
   acceptedBreaks: AcceptedBreak[];
 }
 
-export function rekeyAnchorOf(seq: number, details: Record<string, unknown>): RekeyAnchor {
+export function rekeyAnchorOf(seq: number, at: Date, details: Record<string, unknown>): RekeyAnchor {
   const { legacyHeadSeq, legacyHeadHash } = details;
   return {
     seq,
+    at,
     legacyHeadSeq: typeof legacyHeadSeq === 'number' && Number.isSafeInteger(legacyHeadSeq) ? legacyHeadSeq : undefined,
     legacyHeadHash: typeof legacyHeadHash === 'string' ? legacyHeadHash : undefined,
     forced: details.forced === true,
@@ -51,10 +55,13 @@ export function rekeyAnchorOf(seq: number, details: Record<string, unknown>): Re
 
 /** The accepted break an `audit.break_accepted` anchor names, or undefined when malformed. */
 export function acceptedBreakOf(anchorSeq: number, details: Record<string, unknown>): AcceptedBreak | undefined {
-  const { seq, id, reason, prevHash, hash, contentHash, note } = details;
+  const { seq, id, reason, prevHash, hash, contentHash, note, previousSeq, previousHash, pruningSeq } = details;
   const texts = [id, reason, prevHash, hash, contentHash];
   if (typeof seq !== 'number' || !texts.every((text) => typeof text === 'string')) return undefined;
-  return { seq, id: id as string, reason: reason as ChainBreak['reason'], prevHash: prevHash as string, hash: hash as string, contentHash: contentHash as string, note: typeof note === 'string' ? note : '', anchorSeq };
+  // What it pins around the record; an anchor without these pins nothing and is not honoured.
+  const previous = typeof previousSeq === 'number' && typeof previousHash === 'string' ? { seq: previousSeq, hash: previousHash } : previousSeq === null && previousHash === null ? null : undefined;
+  if (previous === undefined || !(pruningSeq === null || typeof pruningSeq === 'number')) return undefined;
+  return { seq, id: id as string, reason: reason as ChainBreak['reason'], prevHash: prevHash as string, hash: hash as string, contentHash: contentHash as string, previous, pruningSeq, note: typeof note === 'string' ? note : '', anchorSeq };
 }
 
 /** What an accepted break pins of its record: every field, so a later edit breaks it again. */
@@ -94,7 +101,8 @@ export function createChainCheck(context: ChainContext): ChainCheck {
       const linked = pruning
         ? pruning.throughSeq !== undefined && pruning.throughSeq < record.seq && record.prevHash === pruning.throughHash
         : record.prevHash === genesisHash;
-      if (!linked) return at('head_removed');
+      // Unexplained, with a forged anchor claiming to explain it: that anchor is the finding.
+      if (!linked) return context.forgedPruning ? { ...context.forgedPruning, reason: 'anchor_forged' } : at('head_removed');
     } else if (record.prevHash !== previous.hash) {
       return at('link_broken');
     }
@@ -111,11 +119,22 @@ export function createChainCheck(context: ChainContext): ChainCheck {
     return undefined;
   }
 
-  /** An operator accepted exactly this break of exactly this record (as it was then). */
+  /**
+   * An operator accepted exactly this break of exactly this record (as it was then), with the
+   * same record before it (or none) and the same pruning anchor: a later deletion before it breaks
+   * again. Its anchor comes after it, so the walk checks that too once it gets there.
+   */
   function acceptedHere(record: ChainedAuditRecord, found: ChainBreak): boolean {
     const entry = accepted.get(record.seq);
-    if (!entry || found.seq !== record.seq || found.reason === 'anchor_forged') return false;
-    return entry.id === record.id && entry.prevHash === record.prevHash && entry.hash === record.hash && entry.reason === found.reason && entry.contentHash === recordFingerprint(record);
+    if (!entry || found.seq !== record.seq || found.reason === 'anchor_forged' || entry.anchorSeq <= record.seq) return false;
+    const sameRecord = entry.id === record.id && entry.prevHash === record.prevHash && entry.hash === record.hash && entry.reason === found.reason && entry.contentHash === recordFingerprint(record);
+    if (!sameRecord) return false;
+    // Accepted as the oldest record: only while the same pruning anchor (or none) explains the start.
+    if (entry.previous === null) return previous === undefined && entry.pruningSeq === (pruning?.seq ?? null);
+    const pinned = entry.previous;
+    // Retention may have removed the record before it since: then the signed anchor must name it.
+    if (previous === undefined) return pruning !== undefined && pruning.throughSeq === pinned.seq && pruning.throughHash === pinned.hash;
+    return previous.seq === pinned.seq && previous.hash === pinned.hash;
   }
 
   return {
@@ -139,6 +158,7 @@ export function createChainCheck(context: ChainContext): ChainCheck {
         prunedThroughHash: pruning?.throughHash,
         legacyThrough: legacyHead !== undefined && oldest !== undefined && oldest <= legacyHead ? legacyHead : undefined,
         ...(rekey !== 'legacyOnly' && rekey?.forced ? { legacyForced: true } : {}),
+        ...(rekey !== 'legacyOnly' && rekey ? { rekeyed: { seq: rekey.seq, at: rekey.at, forced: rekey.forced } } : {}),
         ...(context.acceptedBreaks.length > 0 ? { acceptedBreaks: context.acceptedBreaks } : {}),
       };
     },

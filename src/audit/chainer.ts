@@ -12,6 +12,9 @@ export interface AuditChainer {
 /** Records moved per transaction. */
 const batchSize = 500;
 
+/** Consecutive failed runs after which chaining is reported as stuck. */
+const stuckAfter = 3;
+
 /**
  * Moves pending audit records into the hash chain (ADR 005): after every recorded event (the bus
  * calls `trigger` once the event's transaction committed), and every `intervalMs` for records
@@ -31,6 +34,7 @@ export function createAuditChainer(options: {
   let scheduled: NodeJS.Timeout | undefined;
   let again = false;
   let stopped = false;
+  let failures = 0;
 
   async function drain(): Promise<void> {
     do {
@@ -49,7 +53,15 @@ export function createAuditChainer(options: {
       return running;
     }
     running = drain()
-      .catch((error: unknown) => options.logger?.warn({ err: error }, 'audit chaining failed; retried shortly'))
+      .then(() => {
+        failures = 0;
+      })
+      .catch((error: unknown) => {
+        failures += 1;
+        // Once is a hiccup; repeated, records are piling up unchained: an error an operator sees.
+        if (failures >= stuckAfter) options.logger?.error({ err: error, failures }, 'audit chaining keeps failing: records stay queued and unverified');
+        else options.logger?.warn({ err: error }, 'audit chaining failed; retried shortly');
+      })
       .finally(() => {
         running = undefined;
       });

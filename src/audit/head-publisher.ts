@@ -27,12 +27,24 @@ export interface AuditHeadPublisher {
 }
 
 /**
+ * The last head published: the stored row (signed under the head key) or the one this process
+ * published, whichever is newer. Throws `AuditChainBrokenError` (`published_head_tampered`)
+ * when the row is unsigned, or missing or older while this process published a later head: a
+ * database writer deleting or rolling it back would otherwise silence the check below.
+ */
+async function lastPublished(audit: AuditStore, known: ChainHead | undefined): Promise<ChainHead | undefined> {
+  const stored = await audit.publishedHead();
+  if (stored && !stored.signed) throw new AuditChainBrokenError({ seq: stored.seq, id: stored.hash, reason: 'published_head_tampered' });
+  if (known && (!stored || stored.seq < known.seq)) throw new AuditChainBrokenError({ seq: known.seq, id: known.hash, reason: 'published_head_tampered' });
+  return stored ? { seq: stored.seq, hash: stored.hash } : known;
+}
+
+/**
  * Throws `AuditChainBrokenError` (`head_truncated`, naming the last published head) when `head`
  * does not extend it: it is older, or the record at the published seq now has another hash or
  * is gone while older records remain (retention removes only whole prefixes).
  */
-async function assertExtends(audit: AuditStore, head: ChainHead): Promise<void> {
-  const last = await audit.publishedHead();
+async function assertExtends(audit: AuditStore, head: ChainHead, last: ChainHead | undefined): Promise<void> {
   if (!last) return;
   const cut = () => new AuditChainBrokenError({ seq: last.seq, id: last.hash, reason: 'head_truncated' });
   if (head.seq < last.seq) throw cut();
@@ -52,6 +64,8 @@ async function assertExtends(audit: AuditStore, head: ChainHead): Promise<void> 
  */
 export function startAuditHeadPublisher(options: AuditHeadPublisherOptions): AuditHeadPublisher {
   let running: Promise<SignedHead | undefined> | undefined;
+  // Never goes backwards, whatever the database says later.
+  let published: ChainHead | undefined;
 
   function publishOnce(): Promise<SignedHead | undefined> {
     running ??= (async () => {
@@ -59,9 +73,10 @@ export function startAuditHeadPublisher(options: AuditHeadPublisherOptions): Aud
         if (!(await options.claim())) return undefined;
         const head = await currentSignedHead(options.audit, options.keys, options.clock.now());
         if (!head) return undefined;
-        await assertExtends(options.audit, head);
+        await assertExtends(options.audit, head, await lastPublished(options.audit, published));
         options.publish(head);
-        await options.audit.notePublishedHead({ seq: head.seq, hash: head.hash });
+        published = { seq: head.seq, hash: head.hash };
+        await options.audit.notePublishedHead(published);
         return head;
       } finally {
         running = undefined;

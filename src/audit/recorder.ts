@@ -35,6 +35,8 @@ const classification: { [T in SecurityEventType]: (event: Extract<SecurityEvent,
   'incident.acknowledged': () => ({ outcome: 'success', severity: 'info' }),
   'incident.resolved': () => ({ outcome: 'success', severity: 'info' }),
   'ip.blocked': () => ({ outcome: 'info', severity: 'high' }),
+  // Medium: it reopens a network to password guesses, so a reviewer should see who did it.
+  'ip.unblocked': () => ({ outcome: 'success', severity: 'medium' }),
   'audit.pruned': () => ({ outcome: 'info', severity: 'info' }),
   'audit.rekeyed': (e) => ({ outcome: 'info', severity: e.payload.legacyVerified ? 'info' : 'critical' }),
   'audit.chain_broken': () => ({ outcome: 'failure', severity: 'critical' }),

@@ -12,9 +12,11 @@ export interface ChainBreak {
    * a re-keying anchor names, is wrong. Raised at work, never by verification:
    * `pending_unauthenticated`, a queued row without a valid MAC or of an anchor type (`seq` is
    * the record that marks it in the chain, `id` the queued row's); `head_truncated`, the head no
-   * longer extends the last one published (`seq` is that head's, `id` its hash).
+   * longer extends the last one published (`seq` is that head's, `id` its hash);
+   * `published_head_tampered`, the stored last published head is missing, unsigned or older than
+   * one this process published (`seq` and `id` name the head this process knows, or the row's).
    */
-  reason: 'hash_mismatch' | 'link_broken' | 'head_removed' | 'anchor_forged' | 'pending_unauthenticated' | 'head_truncated';
+  reason: 'hash_mismatch' | 'link_broken' | 'head_removed' | 'anchor_forged' | 'pending_unauthenticated' | 'head_truncated' | 'published_head_tampered';
 }
 
 /** Where the chain ends: what an operator records outside the database to detect truncation. */
@@ -41,9 +43,11 @@ export interface ChainVerification {
   legacyThrough: number | undefined;
   /** The re-keying anchor was an operator's (`tessera audit rekey`), not the one after migration 009. */
   legacyForced?: boolean;
+  /** The `audit.rekeyed` anchor verification went by, when there is one: every re-key is reported. */
+  rekeyed?: { seq: number; at: Date; forced: boolean };
   /**
-   * The chain was written before it was keyed and the one re-keying after migration 009 has not
-   * run yet: nothing verified (start Tessera or run `tessera migrate`); `broken` is set.
+   * The chain holds only records written before it was keyed and no valid re-keying anchor:
+   * nothing verified; `broken` is set. Nothing re-keys it by itself (ADR 007).
    */
   neverKeyed?: boolean;
   /** Breaks an operator investigated and accepted (`audit.break_accepted`), while their anchor remains; absent when none. */
@@ -59,6 +63,13 @@ export interface AcceptedBreak {
   hash: string;
   /** SHA-256 over the record's link and content then: any later edit breaks it again. */
   contentHash: string;
+  /**
+   * The record the walk reached just before it, at acceptance (null: it was the oldest): the
+   * acceptance holds only while that is still so, so deleting more records before it breaks again.
+   */
+  previous: { seq: number; hash: string } | null;
+  /** The seq of the pruning anchor verification went by at acceptance (null: none). */
+  pruningSeq: number | null;
   /** The operator's explanation. */
   note: string;
   /** The anchor's own seq. */
@@ -150,16 +161,10 @@ export interface AuditStore {
    */
   verify(): Promise<ChainVerification>;
   /**
-   * The one automatic re-keying, due since migration 009 was applied: under the append lock,
-   * clears the mark, adopts records queued before the upgrade and, when the chain is entirely
-   * legacy, verifies it with SHA-256 and appends an `audit.rekeyed` anchor (signed) naming its
-   * head and whether it verified. Of concurrent callers, on any number of instances, exactly one
-   * clears the mark; the others, and every later call, return undefined. Never runs again.
-   */
-  ensureKeyed(now: Date): Promise<RekeyResult | undefined>;
-  /**
    * An operator's explicit re-key (`tessera audit rekey --i-understand`): everything before the
-   * new anchor is checked with plain SHA-256 or the key from then on. Recorded as `forced`.
+   * new anchor is checked with plain SHA-256 or the key from then on. Recorded as `forced`, and
+   * raises a critical `audit_chain_broken` incident (reason `rekeyed`). The only re-key besides
+   * the one in the run that applies migration 009 (store/sql/upgrade.ts).
    */
   forceRekey(now: Date): Promise<RekeyResult>;
   /**
@@ -168,9 +173,9 @@ export interface AuditStore {
    * holds, breaks elsewhere, or at a forged anchor. Serialised with appends by the lock.
    */
   acceptBreak(seq: number, note: string, now: Date): Promise<{ accepted: AcceptedBreak; anchor: ChainedAuditRecord }>;
-  /** The last signed head published, undefined before the first. */
-  publishedHead(): Promise<ChainHead | undefined>;
-  /** Records the head just published (one row; the latest call wins). */
+  /** The last head published as stored, undefined before the first; `signed` when its MAC under the head key holds. */
+  publishedHead(): Promise<(ChainHead & { signed: boolean }) | undefined>;
+  /** Records the head just published, signed (one row; never replaced by an older head). */
   notePublishedHead(head: ChainHead): Promise<void>;
   /** Newest first: at most `limit` records matching `filter`, with `seq < beforeSeq` when given. */
   list(filter: AuditFilter, page: { limit: number; beforeSeq?: number }): Promise<ChainedAuditRecord[]>;

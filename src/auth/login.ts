@@ -95,6 +95,7 @@ export function createLogin(options: LoginOptions): Login {
       throw error;
     }
     await protection.recordSuccess(lane);
+    await protection.refundAttempt(input.ip, account.key);
     await rehashIfNeeded(user, input.password);
     const opened = await sessions.open({
       user,

@@ -37,7 +37,10 @@ export interface PasswordResetOptions {
     account: RateLimiter;
     /** `TESSERA_RATE_LIMIT_RESET_NETWORK`: requests per network, whatever the accounts. */
     network: RateLimiter;
-    /** `TESSERA_RATE_LIMIT_RESET_MAIL`: mails per account, whatever the networks; applied by the worker. */
+    /**
+     * `TESSERA_RATE_LIMIT_RESET_MAIL`: mails per account, applied by the worker: one bucket shared
+     * by every network, and one of its own for each network the account signed in from.
+     */
     mails: RateLimiter;
   };
   /** `TESSERA_SECRET`: the quota keys are HMAC-ed under a key of their own purpose derived from it. */
@@ -72,13 +75,27 @@ export type ResetQuotaKeys = (account: { username: string } | { email: string },
  * recovered from it by hashing a dictionary of names.
  */
 export function resetQuotaKeys(secret: string): ResetQuotaKeys {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'tessera', 'tessera/reset-quota-keys/v1', 32));
-  const digest = (subject: string) => createHmac('sha256', key).update(subject).digest('base64url');
+  const digest = quotaDigest(secret);
   return (account, ip) => {
     const network = networkOf(ip ?? 'unknown');
     const name = 'username' in account ? `username:${canonicalUsername(account.username)}` : `email:${canonicalEmail(account.email)}`;
     return { account: digest(`reset:${name}\n${network}`), network: digest(`reset-network:${network}`) };
   };
+}
+
+/**
+ * The key of the reset-mail cap of an account: the bucket strangers share, or, for a network the
+ * account signed in from, that network's own, so strangers using up the shared bucket never stop
+ * the owner's reset from home. HMAC-ed like the quota keys: hot state holds no user id.
+ */
+export function resetMailCapKey(secret: string): (userId: string, knownNetwork: string | undefined) => string {
+  const digest = quotaDigest(secret);
+  return (userId, knownNetwork) => digest(knownNetwork === undefined ? `reset-mail:${userId}` : `reset-mail:${userId}\n${knownNetwork}`);
+}
+
+function quotaDigest(secret: string): (subject: string) => string {
+  const key = Buffer.from(hkdfSync('sha256', secret, 'tessera', 'tessera/reset-quota-keys/v1', 32));
+  return (subject) => createHmac('sha256', key).update(subject).digest('base64url');
 }
 
 /** Retries: 10 s, 20 s, 40 s … up to an hour apart, 12 attempts in all. */
@@ -91,6 +108,7 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
   const { stores, outbox, sealer, clock, events, logger } = options;
   const background = new Set<Promise<unknown>>();
   const quotaKeys = resetQuotaKeys(options.secret);
+  const mailCapKey = resetMailCapKey(options.secret);
 
   function inBackground(work: Promise<unknown>): void {
     const tracked = work.catch((error: unknown) => logger?.error({ err: error }, 'password reset failed')).finally(() => background.delete(tracked));
@@ -106,8 +124,11 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     if (!user || user.disabled) return;
     // The request quotas count per name and network, and networks are plentiful (an IPv6 /48 holds
     // 65,536 /64s): this caps the mails one account receives. Applied here, after the 202, so the
-    // answer stays the same for every name; a dropped mail is only logged.
-    const cap = await options.limiters.mails.consume(`account:${user.id}`);
+    // answer stays the same for every name; a dropped mail is only logged. A network the account
+    // signed in from gets a cap of its own, so strangers cannot use up the owner's resets.
+    const ip = request.ip ?? null;
+    const homeNetwork = ip !== null && (await options.protection.isKnownNetwork(user.id, ip)) ? networkOf(ip) : undefined;
+    const cap = await options.limiters.mails.consume(mailCapKey(user.id, homeNetwork));
     if (!cap.allowed) {
       logger?.warn({ userId: user.id, ...(request.requestId ? { requestId: request.requestId } : {}) }, 'password reset mail suppressed');
       return;

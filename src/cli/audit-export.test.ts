@@ -64,15 +64,16 @@ describe('tessera audit export / verify', () => {
     assert.ok(lines[2]!.includes(`,'-2+3,cli-2,`), lines[2]);
   });
 
-  it('refuses bad options with exit code 1 and one line naming the option', async () => {
+  it('refuses bad options with exit code 2, naming the option, and the usage', async () => {
     for (const [args, message] of [
       [['--since', 'last week'], /--since must be an ISO-8601 time/],
       [['--format', 'xml'], /--format must be jsonl or csv/],
       [['--colour'], /Unknown option '--colour'/],
     ] as const) {
       const run = runCli(['audit', 'export', ...args], { cwd, env });
-      assert.equal(await run.exited(), 1, run.output());
+      assert.equal(await run.exited(), 2, run.output());
       assert.match(run.output(), message);
+      assert.match(run.output(), /Usage: tessera audit export/);
       assert.doesNotMatch(run.output(), /\n\s+at /, 'no stack trace');
     }
   });

@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
+import { auditKeys } from '../audit/keys.js';
 import { auditExportFormats, exportAuditRecords, type AuditExportFormat } from '../audit/export.js';
 import { parseAuditFilter } from '../audit/query.js';
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../service.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
-import { migrate } from '../store/sql/migrate.js';
-
-export const auditExportUsage =
-  'Usage: tessera audit export [--format jsonl|csv] [--since ISO] [--until ISO] [--type T] [--user ID] [--ip IP] [--outcome O]\n';
+import { upgradeDatabase } from '../store/sql/upgrade.js';
+import { isAuthError } from '../errors/auth-error.js';
+import { UsageError } from './help.js';
 
 /** Writes every chunk, waiting for `drain` when the pipe is full; stops when the reader goes away. */
 async function writeAll(out: NodeJS.WritableStream, chunks: AsyncIterable<string>): Promise<void> {
@@ -30,6 +30,16 @@ async function writeAll(out: NodeJS.WritableStream, chunks: AsyncIterable<string
   if (failure && (failure as NodeJS.ErrnoException).code !== 'EPIPE') throw failure;
 }
 
+/** The filter options, checked as the HTTP export checks them; a bad one is a usage error. */
+function filterOf(values: Parameters<typeof parseAuditFilter>[0]): ReturnType<typeof parseAuditFilter> {
+  try {
+    return parseAuditFilter(values, (parameter) => `--${parameter}`);
+  } catch (error) {
+    if (isAuthError(error) && error.code === 'invalid_request') throw new UsageError(error.description, ['audit', 'export']);
+    throw error;
+  }
+}
+
 /** `tessera audit export`: the audit log, oldest first, streamed to stdout as JSON Lines or CSV. */
 export async function auditExportCommand(args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const { values } = parseArgs({
@@ -46,15 +56,12 @@ export async function auditExportCommand(args: string[], out: NodeJS.WritableStr
       outcome: { type: 'string' },
     },
   });
-  if (!(auditExportFormats as readonly string[]).includes(values.format)) {
-    process.stderr.write(`tessera: --format must be jsonl or csv\n${auditExportUsage}`);
-    return 1;
-  }
-  const filter = parseAuditFilter(values, (parameter) => `--${parameter}`);
+  if (!(auditExportFormats as readonly string[]).includes(values.format)) throw new UsageError('--format must be jsonl or csv', ['audit', 'export']);
+  const filter = filterOf(values);
   const config = loadConfig();
   const db = await openDatabase(config);
   try {
-    await migrate(db);
+    await upgradeDatabase(db, auditKeys(config.secret), new Date());
     await writeAll(out, exportAuditRecords(sqlAuditStore(db), { format: values.format as AuditExportFormat, filter }));
     return 0;
   } finally {

@@ -2,7 +2,8 @@ import { auditKeys } from '../audit/keys.js';
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../service.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
-import { migrate } from '../store/sql/migrate.js';
+import { upgradeDatabase } from '../store/sql/upgrade.js';
+import { UsageError } from './help.js';
 
 /*
  * The audit chain's two repairs, each recorded in the chain by a signed anchor (ADR 007):
@@ -19,21 +20,23 @@ function parse(args: string[]): Parsed | undefined {
   return { command: 'accept-break', seq: Number(seq), reason: reason.trim() };
 }
 
-export async function auditRepairCommand(args: string[], usage: string): Promise<number> {
+export async function auditRepairCommand(args: string[]): Promise<number> {
   const parsed = parse(args);
   if (!parsed) {
-    process.stderr.write(usage);
-    return 1;
+    throw args[0] === 'rekey'
+      ? new UsageError('rekey needs --i-understand (and nothing else)', ['audit', 'rekey'])
+      : new UsageError('accept-break takes SEQ (a record number) and --reason TEXT (not blank)', ['audit', 'accept-break']);
   }
   const config = loadConfig();
   const db = await openDatabase(config);
   try {
-    await migrate(db);
-    const audit = sqlAuditStore(db, db, { keys: auditKeys(config.secret) });
+    const keys = auditKeys(config.secret);
+    await upgradeDatabase(db, keys, new Date());
+    const audit = sqlAuditStore(db, db, { keys });
     if (parsed.command === 'rekey') {
       const result = await audit.forceRekey(new Date());
       process.stdout.write(
-        `audit chain re-keyed by an operator at record #${result.anchor.seq}: records up to #${result.legacyHeadSeq} are now checked with unkeyed SHA-256 only (${result.legacyVerified ? 'they verified' : `broken at #${result.legacyBrokenAt}`})\n`,
+        `audit chain re-keyed by an operator at record #${result.anchor.seq}: records up to #${result.legacyHeadSeq} are now checked with unkeyed SHA-256 only (${result.legacyVerified ? 'they verified' : `broken at #${result.legacyBrokenAt}`}); a critical incident was raised\n`,
       );
       return 0;
     }

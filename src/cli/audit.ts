@@ -1,28 +1,17 @@
-import { checkExpectedHead, parseExpectedHead, signedHeadValid, type ExpectedHead } from '../audit/head.js';
+import { parseExpectedHead, signedHeadValid, type ExpectedHead } from '../audit/head.js';
 import { auditKeys } from '../audit/keys.js';
-import type { AuditStore, ChainBreak, ChainVerification } from '../audit/store.js';
+import type { ChainVerification } from '../audit/store.js';
+import { chainBreakExplanations, checkHead } from '../audit/verification.js';
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../service.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import type { Queryable } from '../store/sql/db.js';
-import { migrate } from '../store/sql/migrate.js';
+import { upgradeDatabase } from '../store/sql/upgrade.js';
 import { auditRepairCommand } from './audit-repair.js';
-import { auditExportCommand, auditExportUsage } from './audit-export.js';
+import { auditExportCommand } from './audit-export.js';
+import { UsageError } from './help.js';
 
-const usage = `Usage: tessera audit verify [--expect-head SEQ:HASH | --expect-head SIGNED_HEAD_TOKEN]
-       tessera audit accept-break SEQ --reason TEXT
-       tessera audit rekey --i-understand
-${auditExportUsage}`;
 
-const explanations: Record<ChainBreak['reason'], string> = {
-  hash_mismatch: 'its contents do not match its MAC (edited or re-hashed, or TESSERA_SECRET is not the secret that wrote the chain)',
-  link_broken: 'it does not link to the record before it (a record was removed, inserted or moved)',
-  anchor_forged: 'this anchor does not carry a valid signature, or names another legacy head: records may have been deleted and the gap dressed up',
-  head_removed: 'it does not link to the start of the chain nor to the latest retention anchor (the oldest records were deleted outside retention)',
-  // Raised at work only (chainer, head publisher), never by verification.
-  pending_unauthenticated: 'a queued record without a valid MAC was found',
-  head_truncated: 'the chain no longer extends the last published head',
-};
 
 /** `--expect-head X` or `--expect-head=X`, once; undefined when absent, 'bad' for anything else. */
 function expectedHeadArgument(args: string[]): ExpectedHead | undefined | 'bad' {
@@ -53,12 +42,10 @@ function describeVerified(result: ChainVerification): string {
  */
 export async function auditCommand(args: string[]): Promise<number> {
   if (args[0] === 'export') return auditExportCommand(args.slice(1));
-  if (args[0] === 'accept-break' || args[0] === 'rekey') return auditRepairCommand(args, usage);
-  const expected = args[0] === 'verify' ? expectedHeadArgument(args.slice(1)) : 'bad';
-  if (expected === 'bad') {
-    process.stderr.write(usage);
-    return 1;
-  }
+  if (args[0] === 'accept-break' || args[0] === 'rekey') return auditRepairCommand(args);
+  if (args[0] !== 'verify') throw new UsageError(args[0] === undefined ? 'a command is required' : `unknown command "audit ${args[0]}"`, ['audit']);
+  const expected = expectedHeadArgument(args.slice(1));
+  if (expected === 'bad') throw new UsageError('--expect-head takes SEQ:HASH or a signed head token, once', ['audit', 'verify']);
   const config = loadConfig();
   const keys = auditKeys(config.secret);
   if (expected?.signed && !signedHeadValid(keys, expected)) {
@@ -67,26 +54,32 @@ export async function auditCommand(args: string[]): Promise<number> {
   }
   const db = await openDatabase(config);
   try {
-    await migrate(db);
+    await upgradeDatabase(db, keys, new Date());
     const audit = sqlAuditStore(db, db, { keys });
     // Records a stopped server wrote but had not chained yet (ADR 005): the next Tessera to run chains them.
     const pending = await countPending(db);
     if (pending > 0) process.stdout.write(`${pending} queued records are not chained yet and not verified here (a running Tessera chains them)\n`);
     const result = await audit.verify();
+    // Every re-key is named, whoever wrote it: the records before it prove much less.
+    if (result.rekeyed) {
+      const by = result.rekeyed.forced ? 'by an operator (`tessera audit rekey`)' : 'by the upgrade to the keyed chain';
+      process.stdout.write(`re-keyed at record #${result.rekeyed.seq} on ${result.rekeyed.at.toISOString()} ${by}\n`);
+    }
     if (result.neverKeyed) {
-      process.stdout.write('audit chain NOT VERIFIED: it was written before the chain was keyed and has not been re-keyed yet (legacy, never re-keyed); start Tessera or run `tessera migrate` once, which re-keys it\n');
+      // Nothing re-keys a chain by itself: a chain that looks all legacy may be a keyed one rewritten.
+      process.stdout.write('audit chain NOT VERIFIED: every record has an unkeyed SHA-256 link and no valid re-keying anchor exists; a keyed chain rewritten by someone without TESSERA_SECRET looks exactly like this. Investigate; only `tessera audit rekey --i-understand` anchors it as it is\n');
       return 1;
     }
     if (result.broken) {
       const { seq, id, reason } = result.broken;
-      process.stdout.write(`audit chain BROKEN at record #${seq} (id ${id}): ${explanations[reason]}; ${result.records} records before it verify\n`);
+      process.stdout.write(`audit chain BROKEN at record #${seq} (id ${id}): ${chainBreakExplanations[reason]}; ${result.records} records before it verify\n`);
       return 1;
     }
     process.stdout.write(describeVerified(result));
     // A hash chain cannot show that its newest records were cut off: keep this line elsewhere.
     process.stdout.write(result.head ? `head: #${result.head.seq} ${result.head.hash}\n` : 'head: none (empty log)\n');
     if (!expected) return 0;
-    const check = checkExpectedHead(expected, result, await recordAt(audit, expected.seq));
+    const check = await checkHead(audit, keys, expected, result);
     process.stdout.write(check.ok ? `${check.message}\n` : `expected head NOT FOUND: ${check.message}\n`);
     return check.ok ? 0 : 1;
   } finally {
@@ -96,9 +89,4 @@ export async function auditCommand(args: string[]): Promise<number> {
 
 async function countPending(db: Queryable): Promise<number> {
   return Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_pending'))[0]?.n ?? 0);
-}
-
-async function recordAt(audit: AuditStore, seq: number): Promise<{ seq: number; hash: string } | undefined> {
-  const [record] = await audit.scan({}, { afterSeq: seq - 1, throughSeq: seq, limit: 1 });
-  return record && { seq: record.seq, hash: record.hash };
 }

@@ -2,24 +2,9 @@ import { ConfigError } from '../config/config.js';
 import { isAuthError } from '../errors/auth-error.js';
 import { KeyDecryptionError } from '../keys/key-ring.js';
 import { auditCommand } from './audit.js';
+import { helpFor, packageVersion, UsageError } from './help.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
-
-const usage = `Usage: tessera <command>
-
-Commands:
-  serve      start the HTTP server (migrates the database first)
-  migrate    apply database migrations and exit
-  audit verify   check the audit log's keyed chain; names the first broken record
-                 (--expect-head SEQ:HASH or a logged signed head's token: fail unless it is still there);
-                 reads only: it never re-keys nor chains queued records
-  audit accept-break SEQ --reason TEXT   accept the chain's first break, at SEQ, after investigating it
-                 (a signed record in the chain; verify keeps naming it)
-  audit rekey --i-understand   re-anchor the chain as it is now: older records then prove only SHA-256
-  audit export   write the audit log to stdout as JSON Lines or CSV (--format, --since, --until, --type)
-
-Configuration is read from the environment and an optional .env file; see README.md.
-`;
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -29,21 +14,59 @@ const commands: Record<string, Command> = {
   audit: auditCommand,
 };
 
-/** Runs a CLI command and returns its exit code. Expected failures print one line, no stack. */
+const auditCommands = ['verify', 'accept-break', 'rekey', 'export'];
+
+/** The words naming the command of `argv` (e.g. ['audit', 'verify']), as far as they exist. */
+function commandWords(argv: readonly string[]): string[] {
+  const [name, sub] = argv;
+  if (name === 'audit' && sub !== undefined && auditCommands.includes(sub)) return [name, sub];
+  return name === undefined ? [] : [name];
+}
+
+function usageError(message: string, words: readonly string[]): number {
+  process.stderr.write(`tessera: ${message}\n\n${helpFor(words) ?? helpFor([])}`);
+  return 2;
+}
+
+/**
+ * Runs a CLI command and returns its exit code. Help and --version never act: they are answered
+ * before any configuration is read or any database opened. Expected failures print one line, no
+ * stack; see help.ts for the exit codes.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage);
-    return name === undefined ? 1 : 0;
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`tessera ${packageVersion()}\n`);
+    return 0;
   }
+  if (name === '--help' || name === '-h' || (name === 'help' && args.length === 0)) {
+    process.stdout.write(helpFor([])!);
+    return 0;
+  }
+  if (name === 'help') {
+    const help = helpFor(args);
+    if (help === undefined) return usageError(`no such command "${args.join(' ')}"`, []);
+    process.stdout.write(help);
+    return 0;
+  }
+  if (name === undefined) return usageError('a command is required', []);
   const command = commands[name];
-  if (!command) {
-    process.stderr.write(`tessera: unknown command "${name}"\n\n${usage}`);
-    return 1;
+  if (!command) return usageError(name.startsWith('-') ? `unknown option "${name}"` : `unknown command "${name}"`, []);
+  const words = commandWords(argv);
+  // `--help` anywhere, even where a value is expected: asking for help never runs the command.
+  if (args.includes('--help') || args.includes('-h')) {
+    if (name === 'audit' && words.length === 1 && args[0] !== undefined && !args[0].startsWith('-')) {
+      return usageError(`unknown command "audit ${args[0]}"`, words);
+    }
+    process.stdout.write(helpFor(words)!);
+    return 0;
   }
   try {
     return await command(args);
   } catch (error) {
+    if (error instanceof UsageError) return usageError(error.message, error.command);
+    // node:util parseArgs: an unknown option or a missing value.
+    if ((error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) return usageError((error as Error).message, words);
     process.stderr.write(`tessera: ${describe(error)}\n`);
     return 1;
   }

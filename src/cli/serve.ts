@@ -3,11 +3,13 @@ import { loadConfig } from '../config/load.js';
 import { buildApp } from '../server/app.js';
 import { createLogger } from '../server/logger.js';
 import { createTessera } from '../service.js';
+import { UsageError } from './help.js';
 
 /** How long in-flight requests get to finish after SIGTERM/SIGINT. */
 const shutdownGraceMs = 10_000;
 
-export async function serveCommand(): Promise<number> {
+export async function serveCommand(args: string[]): Promise<number> {
+  if (args.length > 0) throw new UsageError(`unknown argument "${args[0]}"`, ['serve']);
   const started = performance.now();
   const config = loadConfig();
   const logger = createLogger(config.logLevel);

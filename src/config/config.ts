@@ -56,7 +56,10 @@ export interface Config {
   readonly resetRateLimit: RateLimitSetting;
   /** `TESSERA_RATE_LIMIT_RESET_NETWORK`, default 20/1h: password-reset requests per network (IPv4 address, IPv6 /64), all accounts. */
   readonly resetNetworkRateLimit: RateLimitSetting;
-  /** `TESSERA_RATE_LIMIT_RESET_MAIL`, default 5/1h: reset mails per account, whatever the networks asking; more are silently dropped. */
+  /**
+   * `TESSERA_RATE_LIMIT_RESET_MAIL`, default 5/1h: reset mails per account from networks it never
+   * signed in from, and per account and network it did; more are silently dropped.
+   */
   readonly resetMailRateLimit: RateLimitSetting;
   /**
    * Where reset messages go: `TESSERA_WEBHOOK_URL` (+ `TESSERA_WEBHOOK_SECRET`, HMAC-SHA256 of the
@@ -103,6 +106,11 @@ export interface Config {
   readonly auditHeadIntervalMs: number;
   /** `TESSERA_IP_BLOCK_DURATION`, default 15m: how long a detection rule blocks a source IP from signing in; 0 never blocks. */
   readonly ipBlockMs: number;
+  /**
+   * `TESSERA_DETECTION_EXEMPT`: IPs/CIDRs (canonical spelling) that detection never blocks; their
+   * incidents still open. Empty by default.
+   */
+  readonly detectionExempt: readonly string[];
   /** `TESSERA_BOOTSTRAP_ADMIN` (`name:password`): the first admin, created when there are no users. */
   readonly bootstrapAdmin: { readonly username: string; readonly password: string } | undefined;
   /** `TESSERA_LOG_LEVEL`, default info. */

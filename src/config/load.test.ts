@@ -196,6 +196,36 @@ describe('parseConfig', () => {
     }
   });
 
+  describe('TESSERA_DETECTION_EXEMPT', () => {
+    const accepted: [string | undefined, string[]][] = [
+      [undefined, []],
+      ['', []],
+      ['127.0.0.0/8, ::1', ['127.0.0.0/8', '::1']],
+      ['10.0.0.0/8,2001:DB8::/32,', ['10.0.0.0/8', '2001:db8::/32']],
+      ['::ffff:192.168.0.0/112', ['192.168.0.0/16']],
+    ];
+    for (const [value, expected] of accepted) {
+      it(`accepts ${JSON.stringify(value)}`, () => {
+        assert.deepEqual(parseConfig({ TESSERA_SECRET: secret, TESSERA_DETECTION_EXEMPT: value }).detectionExempt, expected);
+      });
+    }
+    const refused: [string, RegExp][] = [
+      ['localhost', /entry 1 is not an IP/],
+      ['10.0.0.0/8, office.example.com', /entry 2 is not an IP/],
+      ['10.0.0.0/33', /prefix length that is not 0 to 32/],
+      ['10.0.0.1/8', /bits set beyond its prefix/],
+      ['127.0.0.1:80', /not an IP/],
+    ];
+    for (const [value, message] of refused) {
+      it(`refuses ${JSON.stringify(value)}`, () => {
+        const issue = issuesOf({ TESSERA_DETECTION_EXEMPT: value }).find((candidate) => candidate.variable === 'TESSERA_DETECTION_EXEMPT');
+        assert.ok(issue, 'an issue names TESSERA_DETECTION_EXEMPT');
+        assert.match(issue.message, message);
+        assert.ok(!issue.message.includes(value), `the message does not echo ${value}`);
+      });
+    }
+  });
+
   it('never echoes a secret value in its messages', () => {
     for (const env of [{ TESSERA_SECRET: 'hunter2-short' }, { TESSERA_BOOTSTRAP_ADMIN: 'hunter2-no-colon' }]) {
       try {
@@ -256,6 +286,32 @@ describe('parseConfig', () => {
       'http://mail.example.com',
     ];
     for (const url of weakened) assert.equal(issuesOf({ TESSERA_SMTP_URL: url })[0]?.variable, 'TESSERA_SMTP_URL', url);
+  });
+
+  it('refuses every TESSERA_SMTP_URL query option but a few harmless ones, without echoing the URL', () => {
+    // Issue 10 review, finding 9: nodemailer reads options from the query, and some choose where
+    // it connects (`service` replaces host, port and TLS), around the loopback rule for STARTTLS.
+    const refused = [
+      'smtp://localhost?service=Outlook365',
+      'smtp://127.0.0.1:25?service=gmail',
+      'smtp://[::1]:25?host=mail.example.com',
+      'smtp://localhost?port=587',
+      'smtp://user:hunter2@localhost:25?proxy=socks5://relay.example.com:1080',
+      'smtp://localhost:25?sendmail=true',
+      'smtp://localhost:25?logger=true&debug=true',
+      'smtp://localhost:25?tls.minVersion=TLSv1',
+      'smtp://localhost:25?Service=gmail',
+      // The host as nodemailer's parser reads it differs from the WHATWG one: never guess which.
+      'smtp://localhost\\@mail.example.com:25',
+    ];
+    for (const url of refused) {
+      const issues = issuesOf({ TESSERA_SMTP_URL: url });
+      assert.equal(issues[0]?.variable, 'TESSERA_SMTP_URL', url);
+      const said = JSON.stringify(issues);
+      for (const part of ['Outlook365', 'hunter2', 'relay.example.com', 'mail.example.com']) assert.ok(!said.includes(part), `${url}: ${said}`);
+    }
+    const allowed = 'smtp://localhost:25?name=tessera.example.com&connectionTimeout=5000&greetingTimeout=5000&socketTimeout=30000';
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_SMTP_URL: allowed }).outbox.smtpRequireStartTls, false);
   });
 
   it('requires a signing secret with a webhook', () => {

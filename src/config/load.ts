@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError, type Config } from './config.js';
-import { envSchema, isLoopbackHost } from './schema.js';
+import { envSchema, isLoopbackHost, smtpEndpoint } from './schema.js';
 
 type EnvSource = Readonly<Record<string, string | undefined>>;
 
@@ -58,8 +58,9 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     // The schema allows plain HTTP for loopback hosts only.
     if (url?.toLowerCase().startsWith('http:')) warnings.push(`${variable} is plain HTTP (a loopback host): reset tokens travel in it unencrypted`);
   }
-  const smtpHost = e.TESSERA_SMTP_URL === undefined ? undefined : new URL(e.TESSERA_SMTP_URL);
-  const smtpPlainLoopback = smtpHost?.protocol === 'smtp:' && isLoopbackHost(smtpHost.hostname.toLowerCase());
+  // The schema has checked the URL: the host is where nodemailer connects.
+  const smtp = e.TESSERA_SMTP_URL === undefined ? undefined : smtpEndpoint(e.TESSERA_SMTP_URL);
+  const smtpPlainLoopback = smtp?.secure === false && isLoopbackHost(smtp.host);
   if (smtpPlainLoopback) {
     warnings.push('TESSERA_SMTP_URL is smtp:// to a loopback host: STARTTLS is not required, so reset tokens may reach it unencrypted');
   }
@@ -98,7 +99,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     resetMailRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET_MAIL),
     outbox: Object.freeze({
       smtpUrl: e.TESSERA_SMTP_URL,
-      smtpRequireStartTls: smtpHost?.protocol === 'smtp:' && !smtpPlainLoopback,
+      smtpRequireStartTls: smtp?.secure === false && !smtpPlainLoopback,
       mailFrom: e.TESSERA_MAIL_FROM,
       webhookUrl: e.TESSERA_WEBHOOK_URL,
       webhookSecret: e.TESSERA_WEBHOOK_SECRET,
@@ -123,6 +124,7 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
     auditRetentionMs: e.TESSERA_AUDIT_RETENTION,
     auditHeadIntervalMs: e.TESSERA_AUDIT_HEAD_INTERVAL,
     ipBlockMs: e.TESSERA_IP_BLOCK_DURATION,
+    detectionExempt: Object.freeze([...e.TESSERA_DETECTION_EXEMPT]),
     bootstrapAdmin: e.TESSERA_BOOTSTRAP_ADMIN,
     logLevel: e.TESSERA_LOG_LEVEL,
     warnings: Object.freeze(warnings),

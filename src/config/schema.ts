@@ -1,3 +1,4 @@
+import { parse as parseLegacyUrl } from 'node:url';
 import { z } from 'zod';
 import { maxTrustedHops } from '../protection/client-address.js';
 import { formatRange, isWholeFamily, parseRange } from '../protection/ip-address.js';
@@ -104,6 +105,25 @@ const trustProxy = optionalText.transform((text, ctx): number | string[] | false
   return ranges;
 });
 
+const exemptForms = 'must be a comma-separated list of IP addresses and CIDRs';
+
+/**
+ * `TESSERA_DETECTION_EXEMPT`: networks detection never blocks, in canonical spelling. Issues
+ * name the entry's position, never its text, as for TESSERA_TRUST_PROXY.
+ */
+const detectionExempt = optionalText.transform((text, ctx): string[] => {
+  const ranges: string[] = [];
+  for (const [index, entry] of (text ?? '').split(',').map((part) => part.trim()).filter(Boolean).entries()) {
+    const range = parseRange(entry);
+    if ('error' in range) {
+      ctx.addIssue({ code: 'custom', message: `${exemptForms}: entry ${index + 1} ${range.error}` });
+      return z.NEVER;
+    }
+    ranges.push(formatRange(range));
+  }
+  return ranges;
+});
+
 const corsOrigins = optionalText.transform((text, ctx) => {
   if (text === undefined) return [] as string[];
   const origins = text.split(',').map((origin) => origin.trim()).filter(Boolean);
@@ -142,20 +162,40 @@ const tokenBearingUrl = optionalText.refine((text) => {
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
 }, 'must be an https:// URL (it carries reset tokens); http:// only for a loopback host (127.0.0.0/8, ::1, localhost)');
 
-/** nodemailer reads options from the query; these would let reset tokens travel without TLS. */
-const tlsWeakeningOptions = ['secure', 'ignoreTLS', 'requireTLS', 'opportunisticTLS', 'tls.rejectUnauthorized'];
+/**
+ * nodemailer reads transport options from the URL query, and many change where or how it connects
+ * (`service` replaces host, port and TLS; `ignoreTLS`, `proxy`, `sendmail`, `logger`, `tls.*`):
+ * only these, which change neither, are allowed.
+ */
+const harmlessSmtpOptions = ['name', 'connectionTimeout', 'greetingTimeout', 'socketTimeout'];
+
+/**
+ * Where TESSERA_SMTP_URL connects, undefined unless it is an smtp:// or smtps:// URL with harmless
+ * options only. `host` is what nodemailer's parser (node:url `parse`) reads, lower case, IPv6 in
+ * brackets; the WHATWG parser must read the same, so no quirk of either passes a remote host off
+ * as loopback (which is spared STARTTLS).
+ */
+export function smtpEndpoint(text: string): { secure: boolean; host: string } | undefined {
+  try {
+    const url = new URL(text);
+    const legacy = parseLegacyUrl(text, true);
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return undefined;
+    const options = [...url.searchParams.keys(), ...Object.keys(legacy.query)];
+    if (!options.every((option) => harmlessSmtpOptions.includes(option))) return undefined;
+    const host = (legacy.hostname ?? '').toLowerCase();
+    const bracketed = host.includes(':') ? `[${host}]` : host;
+    if (host === '' || bracketed !== url.hostname.toLowerCase()) return undefined;
+    return { secure: url.protocol === 'smtps:', host: bracketed };
+  } catch {
+    return undefined;
+  }
+}
 
 /** smtp:// (STARTTLS, required unless the host is loopback: outbox/transports.ts) or smtps://. */
-const smtpUrl = optionalText.refine((text) => {
-  if (text === undefined) return true;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && !tlsWeakeningOptions.some((option) => url.searchParams.has(option));
-}, `must be an smtp:// or smtps:// URL, without the options ${tlsWeakeningOptions.join(', ')} (it carries reset tokens)`);
+const smtpUrl = optionalText.refine(
+  (text) => text === undefined || smtpEndpoint(text) !== undefined,
+  `must be an smtp:// or smtps:// URL whose only query options are ${harmlessSmtpOptions.join(', ')} (it carries reset tokens)`,
+);
 
 const bootstrapAdmin = optionalText.transform((text, ctx) => {
   if (text === undefined) return undefined;
@@ -247,6 +287,7 @@ export const envSchema = z.object({
   TESSERA_AUDIT_RETENTION: duration('365d', { min: 86_400_000 }),
   TESSERA_AUDIT_HEAD_INTERVAL: duration('1h', { min: 60_000, max: 7 * 86_400_000 }),
   TESSERA_IP_BLOCK_DURATION: duration('15m', { min: 0, max: 7 * 86_400_000 }),
+  TESSERA_DETECTION_EXEMPT: detectionExempt,
   TESSERA_BOOTSTRAP_ADMIN: bootstrapAdmin,
   TESSERA_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

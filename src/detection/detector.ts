@@ -83,8 +83,10 @@ export function createDetector(options: DetectorOptions): Detector {
     if (last !== undefined && event.at - last < raiseIntervalMs && event.at >= last) return;
     if (lastRaised.size >= 10_000) lastRaised.clear();
     lastRaised.set(key, event.at);
-    await incidents.raise({ ...trigger, at: new Date(event.at) }, event.context);
-    if (blockIp) await ipBlocks.block(blockIp, trigger.type, event.context);
+    // Blocked first, so the incident can name the network it blocked: resolving it lifts that block.
+    const blocked = blockIp ? await ipBlocks.block(blockIp, trigger.type, event.context) : undefined;
+    const evidence = blocked ? { ...trigger.evidence, blocked_ip: blocked } : trigger.evidence;
+    await incidents.raise({ ...trigger, evidence, at: new Date(event.at) }, event.context);
   }
 
   /** Counts one occurrence (a unique member) in a window. */

@@ -34,6 +34,8 @@ export interface SecurityEventPayloads {
   'incident.acknowledged': { incidentId: string; incidentType: string; by: string };
   'incident.resolved': { incidentId: string; incidentType: string; by: string };
   'ip.blocked': { blockedIp: string; until: number; incidentType: string };
+  /** A block lifted before its time by an admin (`by`), when resolving the incident `incidentId` or directly. */
+  'ip.unblocked': { blockedIp: string; by: string; incidentId?: string };
   'audit.pruned': { throughSeq: number; throughHash: string; removed: number; before: string };
   /** The chain was keyed; records up to `legacyHeadSeq` keep their unkeyed SHA-256 links. */
   'audit.rekeyed': { legacyHeadSeq: number; legacyHeadHash: string; legacyRecords: number; legacyVerified: boolean; legacyBrokenAt?: number };

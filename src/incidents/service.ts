@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { StoreSet } from '../store/stores.js';
+import type { IpBlocks } from '../protection/ip-blocks.js';
 import type { Incident, IncidentTrigger } from './incident.js';
 import type { IncidentQuery } from './store.js';
 
@@ -10,13 +11,25 @@ export interface IncidentService {
   /** Opens an incident or updates the unresolved one of the same type and subject. */
   raise(trigger: IncidentTrigger, context?: EventContext): Promise<{ incident: Incident; opened: boolean }>;
   list(query: IncidentQuery): Promise<Incident[]>;
-  /** Acknowledges or resolves; 404 for an unknown id, 409 to move a resolved incident. */
+  /**
+   * Acknowledges or resolves; 404 for an unknown id, 409 to move a resolved incident. Resolving
+   * lifts the IP block the incident placed (`evidence.blocked_ip`), on every instance, once the
+   * resolution is committed.
+   */
   update(id: string, status: 'acknowledged' | 'resolved', by: string, context?: EventContext): Promise<Incident>;
   countUnresolved(): Promise<number>;
 }
 
-export function createIncidentService(options: { stores: StoreSet; events: EventBus; clock: Clock }): IncidentService {
-  const { stores, events, clock } = options;
+export interface IncidentServiceOptions {
+  stores: StoreSet;
+  events: EventBus;
+  clock: Clock;
+  /** Lifts the IP block a resolved incident names (`evidence.blocked_ip`). */
+  ipBlocks: Pick<IpBlocks, 'lift'>;
+}
+
+export function createIncidentService(options: IncidentServiceOptions): IncidentService {
+  const { stores, events, clock, ipBlocks } = options;
   return {
     raise: (trigger, context) =>
       stores.transaction(async (tx) => {
@@ -30,16 +43,24 @@ export function createIncidentService(options: { stores: StoreSet; events: Event
 
     list: (query) => stores.incidents.list(query),
 
-    update: (id, status, by, context) =>
-      stores.transaction(async (tx) => {
+    async update(id, status, by, context) {
+      const { incident, changed } = await stores.transaction(async (tx) => {
         const current = await tx.incidents.lockById(id);
         if (!current) throw new AuthError('not_found', { description: 'No such incident.' });
-        if (current.status === status) return current;
+        if (current.status === status) return { incident: current, changed: false };
         if (current.status === 'resolved') throw new AuthError('conflict', { description: 'The incident is resolved.' });
         const updated = (await tx.incidents.setStatus(id, status, by, new Date(clock.now())))!;
         await events.emitIn(tx, status === 'acknowledged' ? 'incident.acknowledged' : 'incident.resolved', { incidentId: id, incidentType: current.type, by }, context);
-        return updated;
-      }),
+        return { incident: updated, changed: true };
+      });
+      // After the commit: the hot state is not in the transaction, and a block lifted for a
+      // resolution that rolled back would be a block lost.
+      const blocked = incident.evidence.blocked_ip;
+      if (changed && incident.status === 'resolved' && typeof blocked === 'string') {
+        await ipBlocks.lift(blocked, { by, incidentId: id }, context);
+      }
+      return incident;
+    },
 
     countUnresolved: () => stores.incidents.countUnresolved(),
   };

@@ -44,8 +44,18 @@ export interface LoginProtection {
    * value, HMAC-ed, so known and unknown names are keyed alike and no name is kept in hot state.
    */
   identifierKey(kind: IdentifierKind, canonical: string): string;
-  /** Per-network and per-identifier-and-network limits; 429 `rate_limited` with Retry-After. Counts the attempt. */
+  /**
+   * Per-network and per-identifier-and-network limits; 429 `rate_limited` with Retry-After.
+   * Counts the attempt in both, before the password is checked, so concurrent guesses cannot
+   * all pass a check made before any of them is counted.
+   */
   limitAttempt(ip: string | null, identifierKey: string, context?: EventContext): Promise<void>;
+  /**
+   * After a successful sign-in: gives back its point of the per-identifier-and-network limit,
+   * which counts failures only (as Keycloak and django-axes do). The per-network limit keeps it:
+   * spraying is many names, each of which could succeed.
+   */
+  refundAttempt(ip: string | null, identifierKey: string): Promise<void>;
   /** The lane of a sign-in attempt; the same hot-state reads whether or not the identifier names an account. */
   laneOf(attempt: SignInAttempt): Promise<AttemptLane>;
   /** The lane of current-password checks made by one signed-in session (POST /auth/password). */
@@ -57,6 +67,12 @@ export interface LoginProtection {
   recordSuccess(lane: AttemptLane): Promise<void>;
   /** After a successful sign-in: remembers the network for the account and returns a device token. */
   trustDevice(lane: AttemptLane, userId: string, ip: string | null): Promise<string>;
+  /**
+   * Whether the account signed in from this network (IPv4 address, IPv6 /64) within the last
+   * `knownNetworkMs`. Read only; false when hot state cannot be read, so a failure never grants
+   * what a remembered network gets (password reset: a mail cap of its own).
+   */
+  isKnownNetwork(userId: string, ip: string | null): Promise<boolean>;
   /** An admin unlock (or a password reset): lifts every lock of the user, every lane included. */
   unlock(userId: string, context?: EventContext): Promise<void>;
 }
@@ -115,6 +131,7 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
     seenEpochs.set(userId, epoch ?? 0);
     return epoch ?? 0;
   }
+  const identifierLimitKey = (identifierKey: string, ip: string | null) => `${identifierKey}:${networkOf(ip ?? 'unknown')}`;
   const knownNetwork = (owner: string, ip: string | null) => digest(`known-network:${owner}:${networkOf(ip ?? 'unknown')}`);
   const distrusted = (device: DeviceToken) => digest(`distrusted-device:${device.deviceId}`);
 
@@ -126,7 +143,7 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
       const network = networkOf(ip ?? 'unknown');
       for (const [name, limiter, limitKey] of [
         ['login-ip', perNetwork, network],
-        ['login-account', perIdentifier, `${identifierKey}:${network}`],
+        ['login-account', perIdentifier, identifierLimitKey(identifierKey, ip)],
       ] as const) {
         const result = await limiter.consume(limitKey);
         if (!result.allowed) {
@@ -134,6 +151,11 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
           throw new AuthError('rate_limited', { headers: retryAfter(result.retryAfterSeconds), detail: name });
         }
       }
+    },
+
+    async refundAttempt(ip, identifierKey) {
+      // Best effort: a refund lost while hot state fails costs the owner one point, not the sign-in.
+      await perIdentifier.refund(identifierLimitKey(identifierKey, ip)).catch(() => undefined);
     },
 
     async laneOf({ identifierKey, userId, ip, deviceToken }) {
@@ -189,6 +211,12 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
     async trustDevice(lane, userId, ip) {
       if (ip !== null) await setMark(knownNetwork(userId, ip), clock.now() + knownNetworkMs);
       return deviceTokens.issue(userId, lane.device?.deviceId);
+    },
+
+    async isKnownNetwork(userId, ip) {
+      if (ip === null) return false;
+      const until = await mark(knownNetwork(userId, ip));
+      return until !== 'unreadable' && (until ?? 0) > clock.now();
     },
 
     async unlock(userId, context) {

@@ -231,9 +231,9 @@ for (const backend of testBackends()) {
     it('stops querying when the client disconnects mid-export, and keeps serving', async () => {
       const bulk = 3500;
       await database.db.query(
-        `INSERT INTO audit_log (id, at, type, outcome, ip, user_agent, severity, details, prev_hash, hash)
+        `INSERT INTO audit_log (id, at, type, outcome, ip, user_agent, severity, details, prev_hash, hash, scheme)
          SELECT gen_random_uuid(), $1::timestamptz + i * interval '1 millisecond', 'test.bulk', 'info', '192.0.2.9', 'bulk ' || i, 'info',
-                jsonb_build_object('i', i), repeat('0', 64), md5(i::text) || md5(i::text)
+                jsonb_build_object('i', i), repeat('0', 64), md5(i::text) || md5(i::text), 'hmac-sha256'
          FROM generate_series(1, $2::int) AS i`,
         [new Date(), bulk],
       );

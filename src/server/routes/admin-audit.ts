@@ -3,10 +3,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { auditExportMediaTypes, auditRecordView, exportAuditRecords } from '../../audit/export.js';
+import { parseExpectedHead } from '../../audit/head.js';
+import { chainBreakExplanations, type AuditVerificationReport } from '../../audit/verification.js';
+import { AuthError } from '../../errors/auth-error.js';
 import { decodeAuditCursor, encodeAuditCursor, parseAuditFilter, parseAuditLimit } from '../../audit/query.js';
 import type { Tessera } from '../../service.js';
 import { requireAdmin } from '../plugins/auth-context.js';
-import { AuditExportQuery, AuditListQuery, AuditPage } from '../schemas/audit.js';
+import { AuditExportQuery, AuditListQuery, AuditPage, AuditVerification, AuditVerifyQuery } from '../schemas/audit.js';
 import { errorResponses } from '../schemas/common.js';
 
 /** The chunks of a generator whose first result was already taken. */
@@ -16,7 +19,26 @@ async function* continued(first: IteratorResult<string, void>, rest: AsyncGenera
   yield* rest;
 }
 
-/** GET /admin/audit (search, newest first, cursor pages) and GET /admin/audit/export (streamed). */
+function verificationView({ result, checkedAtMs, expected }: AuditVerificationReport) {
+  return {
+    verified: !result.broken && (expected?.ok ?? true),
+    records: result.records,
+    head: result.head ?? null,
+    broken: result.broken ? { ...result.broken, explanation: chainBreakExplanations[result.broken.reason] } : null,
+    never_keyed: result.neverKeyed ?? false,
+    pruned_through: result.prunedThrough === undefined ? null : { seq: result.prunedThrough, hash: result.prunedThroughHash ?? '' },
+    legacy_through: result.legacyThrough ?? null,
+    legacy_forced: result.legacyForced ?? false,
+    accepted_breaks: (result.acceptedBreaks ?? []).map((entry) => ({ seq: entry.seq, id: entry.id, reason: entry.reason, note: entry.note, anchor_seq: entry.anchorSeq })),
+    expected_head: expected ? { found: expected.ok, message: expected.message } : null,
+    checked_at: new Date(checkedAtMs).toISOString(),
+  };
+}
+
+/**
+ * GET /admin/audit (search, newest first, cursor pages), GET /admin/audit/export (streamed) and
+ * GET /admin/audit/verify (the chain checked while the server runs).
+ */
 export async function adminAuditRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -61,6 +83,18 @@ export async function adminAuditRoutes(base: FastifyInstance, { tessera }: { tes
         .header('content-type', auditExportMediaTypes[format])
         .header('content-disposition', `attachment; filename="tessera-audit-${stamp}.${format}"`)
         .send(stream);
+    },
+  );
+  app.get(
+    '/admin/audit/verify',
+    // A HEAD would walk the whole chain only to discard the answer.
+    { exposeHeadRoute: false, schema: { querystring: AuditVerifyQuery, response: { 200: AuditVerification, ...errorResponses } } },
+    async (request) => {
+      await requireAdmin(request, tessera);
+      const text = request.query.expect_head;
+      const expected = text === undefined ? undefined : parseExpectedHead(text);
+      if (text !== undefined && !expected) throw new AuthError('invalid_request', { description: 'expect_head must be SEQ:HASH or a signed head token' });
+      return verificationView(await tessera.auditVerification.verify(expected));
     },
   );
 }

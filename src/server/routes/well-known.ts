@@ -12,23 +12,29 @@ export async function wellKnownRoutes(app: FastifyInstance, { tessera }: { tesse
     return keyRing.jwks();
   });
 
-  app.get('/.well-known/openid-configuration', async (_request, reply) => {
-    reply.header('cache-control', `public, max-age=${jwksMaxAgeSeconds}`);
+  /**
+   * RFC 8414 metadata naming only what is served. Tessera has no authorization endpoint, no
+   * RFC 6749 token endpoint (sign-in and refresh take JSON bodies of their own) and issues no ID
+   * tokens, so `token_endpoint`, `grant_types_supported`, `response_types_supported` and the
+   * OpenID fields are left out: a generic client that finds them would start flows that 404.
+   */
+  function metadata() {
     const base = config.issuer;
     return {
       issuer: base,
       jwks_uri: `${base}/.well-known/jwks.json`,
-      token_endpoint: `${base}/auth/login`,
       revocation_endpoint: `${base}/auth/revoke`,
+      // RFC 7009: holding the token is enough; client credentials are ignored.
+      revocation_endpoint_auth_methods_supported: ['none'],
       introspection_endpoint: `${base}/auth/introspect`,
-      userinfo_endpoint: `${base}/auth/me`,
-      grant_types_supported: ['password', 'refresh_token'],
-      response_types_supported: ['token'],
-      subject_types_supported: ['public'],
-      token_endpoint_auth_methods_supported: ['none'],
-      id_token_signing_alg_values_supported: keyRing.algorithms(),
       access_token_signing_alg_values_supported: keyRing.algorithms(),
-      claims_supported: ['iss', 'aud', 'sub', 'iat', 'nbf', 'exp', 'jti', 'sid', 'client_id', 'roles', 'permissions', 'amr', 'username', 'tenant'],
     };
-  });
+  }
+
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    app.get(path, async (_request, reply) => {
+      reply.header('cache-control', `public, max-age=${jwksMaxAgeSeconds}`);
+      return metadata();
+    });
+  }
 }

@@ -51,3 +51,30 @@ export const AuditPage = Type.Object({
   records: Type.Array(AuditRecordView),
   next_cursor: Nullable(),
 });
+
+export const AuditVerifyQuery = Type.Object(
+  {
+    /** `SEQ:HASH` or a signed head's `head_token`, as `tessera audit verify --expect-head` takes. */
+    expect_head: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+const HeadView = Type.Object({ seq: Type.Integer(), hash: Type.String() });
+const NullableInteger = () => Type.Union([Type.Integer(), Type.Null()]);
+
+/** GET /admin/audit/verify: what `tessera audit verify` prints, as data. */
+export const AuditVerification = Type.Object({
+  /** The whole chain verified (and the expected head, when given, is in it). */
+  verified: Type.Boolean(),
+  records: Type.Integer(),
+  head: Type.Union([HeadView, Type.Null()]),
+  broken: Type.Union([Type.Object({ seq: Type.Integer(), id: Type.String(), reason: Type.String(), explanation: Type.String() }), Type.Null()]),
+  never_keyed: Type.Boolean(),
+  pruned_through: Type.Union([HeadView, Type.Null()]),
+  legacy_through: NullableInteger(),
+  legacy_forced: Type.Boolean(),
+  accepted_breaks: Type.Array(Type.Object({ seq: Type.Integer(), id: Type.String(), reason: Type.String(), note: Type.String(), anchor_seq: Type.Integer() })),
+  expected_head: Type.Union([Type.Object({ found: Type.Boolean(), message: Type.String() }), Type.Null()]),
+  checked_at: Type.String(),
+});

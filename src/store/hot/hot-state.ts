@@ -10,6 +10,8 @@ export interface RateLimitResult {
 /** A fixed-window limit of `points` per `durationSeconds` per key. */
 export interface RateLimiter {
   consume(key: string): Promise<RateLimitResult>;
+  /** Gives back one point consumed for `key` in the current window (an attempt that must not count). */
+  refund(key: string): Promise<void>;
 }
 
 /** What a sliding window holds after an add. */
@@ -52,6 +54,8 @@ export interface HotState {
   setUntil(key: string, until: number, now: number): Promise<void>;
   /** The time a mark holds until, or undefined. */
   getUntil(key: string): Promise<number | undefined>;
+  /** Removes a mark at once, for every instance; true when there was one. */
+  clearUntil(key: string): Promise<boolean>;
   /** Adds one to a counter kept for `ttlSeconds` (hourly statistics). */
   increment(key: string, ttlSeconds: number): Promise<void>;
   /** The values of counters, 0 for missing ones. */

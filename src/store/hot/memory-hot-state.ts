@@ -48,6 +48,9 @@ export function createMemoryHotState(): HotState {
             return limiterResult(outcome);
           }
         },
+        async refund(key) {
+          await limiter.reward(key, 1);
+        },
       };
     },
     async windowAdd(key, member, at, windowMs) {
@@ -69,6 +72,9 @@ export function createMemoryHotState(): HotState {
     },
     async getUntil(key) {
       return marks.get(key);
+    },
+    async clearUntil(key) {
+      return marks.delete(key);
     },
     async increment(key, ttlSeconds) {
       const counter = counters.get(key);

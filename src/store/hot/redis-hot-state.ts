@@ -120,6 +120,9 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
             return limiterResult(outcome);
           }
         },
+        async refund(key) {
+          await limiter.reward(`{${key}}`, 1);
+        },
       };
     },
     async windowAdd(key, member, at, windowMs) {
@@ -153,6 +156,9 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
     async getUntil(key) {
       const value = await client.get(`${options.prefix}:mark:{${key}}`);
       return value === null ? undefined : Number(value);
+    },
+    async clearUntil(key) {
+      return (await client.del(`${options.prefix}:mark:{${key}}`)) > 0;
     },
     async increment(key, ttlSeconds) {
       const name = `${options.prefix}:ctr:{${key}}`;

@@ -101,20 +101,36 @@ interface PendingRow extends Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'> {
   mac: string;
 }
 
+type Rejection = 'anchor_type' | 'mac_invalid' | 'malformed' | 'duplicate';
+
 /** Why a queued row is not Tessera's: undefined when it is. */
-function rejection(row: PendingRow, record: AuditRecord, pendingKey: Buffer): 'anchor_type' | 'mac_invalid' | undefined {
+function rejection(row: PendingRow, record: AuditRecord, pendingKey: Buffer): Rejection | undefined {
   // Tessera writes anchors only through appendAudit, each with its own MAC: never queued.
   if (anchorTypes.has(record.type)) return 'anchor_type';
-  const want = Buffer.from(pendingMac(pendingKey, record));
+  // A value Tessera never writes (a time of 'infinity') must not stop every batch after it.
+  if (!(record.at instanceof Date) || Number.isNaN(record.at.getTime())) return 'malformed';
+  let want: Buffer;
+  try {
+    want = Buffer.from(pendingMac(pendingKey, record));
+  } catch {
+    return 'malformed';
+  }
   const given = Buffer.from(row.mac);
   return want.length === given.length && timingSafeEqual(want, given) ? undefined : 'mac_invalid';
+}
+
+/** Ids of the batch already in the chain: a replayed row would otherwise fail the batch on every retry. */
+async function chainedIds(tx: Queryable, ids: string[]): Promise<Set<string>> {
+  const rows = await tx.query<{ id: string }>('SELECT id::text AS id FROM audit_log WHERE id = ANY($1::uuid[])', [ids]);
+  return new Set(rows.map((row) => row.id));
 }
 
 /**
  * What is chained in place of a queued row that is not Tessera's: the row kept as evidence in
  * the details, marked, at the time it was found (its own `at` is whatever the writer chose).
  */
-function rejectedRecord(record: AuditRecord, reason: 'anchor_type' | 'mac_invalid', now: Date): AuditRecord {
+function rejectedRecord(record: AuditRecord, reason: Rejection, now: Date): AuditRecord {
+  const at = record.at instanceof Date && !Number.isNaN(record.at.getTime()) ? record.at.toISOString() : String(record.at);
   return {
     id: randomUUID(),
     at: now,
@@ -126,7 +142,7 @@ function rejectedRecord(record: AuditRecord, reason: 'anchor_type' | 'mac_invali
     userAgent: null,
     requestId: null,
     severity: 'critical',
-    details: { reason, record: { ...record, at: record.at.toISOString() } },
+    details: { reason, record: { ...record, at } },
   };
 }
 
@@ -141,7 +157,8 @@ export const keyedScheme = 'hmac-sha256';
  * Moves up to `limit` committed pending records into the chain, oldest first, under the lock:
  * one transaction, two statements whatever the batch size (plus one when a row is rejected). A
  * row without a valid MAC, or of an anchor type, is chained only as an `audit.pending_rejected`
- * record holding it, and reported.
+ * record holding it, and reported; so is one whose id is already chained (a replay) or whose
+ * values Tessera never writes (malformed), so that no row can stop the chainer for good.
  */
 export async function chainPendingAudit(tx: Queryable, limit: number, keys: AuditKeys): Promise<ChainPendingResult> {
   await lockAuditChain(tx);
@@ -158,9 +175,12 @@ export async function chainPendingAudit(tx: Queryable, limit: number, keys: Audi
   const rows: string[] = [];
   const rejectedAt: Array<{ index: number; id: string }> = [];
   const now = new Date();
+  // Ids already chained, and those earlier in this batch: one of each is chained, the rest wrapped.
+  const seen = await chainedIds(tx, pending.map((row) => row.id));
   pending.forEach((row, index) => {
     const queued = recordOfRow(row);
-    const reason = rejection(row, queued, keys.pending);
+    const reason = seen.has(queued.id) ? 'duplicate' : rejection(row, queued, keys.pending);
+    seen.add(queued.id);
     if (reason) rejectedAt.push({ index, id: queued.id });
     const record = reason ? rejectedRecord(queued, reason, now) : queued;
     const hash = keyedChainHash(keys.chain, prevHash, record);

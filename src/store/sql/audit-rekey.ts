@@ -5,7 +5,8 @@ import { pendingMac, type AuditRecord } from '../../audit/record.js';
 import type { RekeyResult } from '../../audit/store.js';
 import type { Queryable } from './db.js';
 import { appendAudit, keyedScheme, lockAuditChain } from './audit-chain.js';
-import { acceptedBreaks, latestPruningAnchor, rekeyAnchor, walkChain } from './audit-walk.js';
+import { acceptedBreaks, pruningAnchors, rekeyAnchor, walkChain } from './audit-walk.js';
+import { sqlIncidentStore } from './incident-store.js';
 
 /** What migration 009 gives records queued before the upgrade, in place of a MAC. */
 const preUpgradeMac = 'pre-upgrade';
@@ -17,12 +18,11 @@ async function schemeAt(tx: Queryable, end: 'ASC' | 'DESC'): Promise<{ seq: stri
   return rows[0];
 }
 
-/** Whether the one automatic re-keying is still due (migration 009 marks it; it is cleared once). */
-export async function rekeyDue(db: Queryable): Promise<boolean> {
-  return (await db.query('SELECT due FROM audit_rekey_due')).length > 0;
-}
-
-/** MACs records queued by the Tessera that ran before the upgrade, on trust, once. */
+/**
+ * MACs records queued by the Tessera that ran before the upgrade, on trust: only in the
+ * transaction that applies migration 009, before this version can queue anything. Anywhere
+ * else a `pre-upgrade` MAC is just an invalid one, and the chainer wraps the row.
+ */
 async function adoptPreUpgradePending(tx: Queryable, keys: AuditKeys): Promise<number> {
   const rows = await tx.query<{ pending_seq: string; id: string; at: Date; type: string; outcome: AuditRecord['outcome']; user_id: string | null; session_id: string | null; ip: string | null; user_agent: string | null; request_id: string | null; severity: AuditRecord['severity']; details: Record<string, unknown> }>(
     'SELECT pending_seq::text AS pending_seq, id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details FROM audit_pending WHERE mac = $1',
@@ -40,7 +40,7 @@ async function adoptPreUpgradePending(tx: Queryable, keys: AuditKeys): Promise<n
  * naming its head, after which records are checked with the key.
  */
 async function anchorLegacy(tx: Queryable, now: Date, keys: AuditKeys, head: { seq: string; hash: string }, extra: { forced?: true; adoptedPending?: number }): Promise<RekeyResult> {
-  const legacy = await walkChain(tx, { keys, pruning: await latestPruningAnchor(tx), rekey: 'legacyOnly', acceptedBreaks: await acceptedBreaks(tx, keys) });
+  const legacy = await walkChain(tx, { keys, ...(await pruningAnchors(tx, keys)), rekey: 'legacyOnly', acceptedBreaks: await acceptedBreaks(tx, keys) });
   const fields = {
     legacyHeadSeq: Number(head.seq),
     legacyHeadHash: head.hash,
@@ -50,25 +50,36 @@ async function anchorLegacy(tx: Queryable, now: Date, keys: AuditKeys, head: { s
     ...extra,
   };
   const details = { ...fields, mac: signedAnchorMac(keys.anchor, 'audit.rekeyed', fields) };
-  const severity = legacy.broken || extra.forced ? 'critical' : 'info';
+  const severity = legacy.broken || extra.forced ? 'critical' : 'high';
   const anchor = await appendAudit(
     tx,
     { id: randomUUID(), at: now, type: 'audit.rekeyed', outcome: 'info', userId: null, sessionId: null, ip: null, userAgent: null, requestId: null, severity, details },
     keys.chain,
   );
+  // Every re-key weakens what the records before it prove: an incident, in the same transaction,
+  // whoever ran it (a server's upgrade, `tessera migrate`, an operator's `audit rekey`).
+  await sqlIncidentStore(tx).raise(
+    {
+      type: 'audit_chain_broken',
+      severity: 'critical',
+      subject: 'audit:chain',
+      evidence: { seq: anchor.seq, record_id: anchor.id, reason: 'rekeyed', during: extra.forced ? 'operator' : 'upgrade', forced: extra.forced === true, legacy_verified: fields.legacyVerified, legacy_head_seq: fields.legacyHeadSeq },
+      at: now,
+    },
+    randomUUID(),
+  );
   return { ...fields, anchor };
 }
 
 /**
- * The one automatic re-keying, inside a transaction holding the append lock: only while
- * migration 009's mark is there, which it deletes, so it never runs again (ADR 007); then only
- * when the newest and oldest records are both legacy and no `audit.rekeyed` anchor exists.
- * Which records are legacy is read from the `scheme` column, not from whether their MAC
- * verifies: under a wrong TESSERA_SECRET a keyed chain must fail verification, not be re-keyed.
+ * The one automatic re-keying, in the transaction that has just applied migration 009 (so at
+ * most once per database, decided by this process, never by anything stored: ADR 007), holding
+ * the append lock; anchors only when the newest and oldest records are both legacy and no
+ * `audit.rekeyed` anchor exists. Which records are legacy is read from the `scheme` column,
+ * which 009 itself filled: under a wrong TESSERA_SECRET a keyed chain must fail, not be re-keyed.
  */
-export async function rekeyAudit(tx: Queryable, now: Date, keys: AuditKeys): Promise<RekeyResult | undefined> {
+export async function rekeyAfterUpgrade(tx: Queryable, now: Date, keys: AuditKeys): Promise<RekeyResult | undefined> {
   await lockAuditChain(tx);
-  if ((await tx.query('DELETE FROM audit_rekey_due RETURNING due')).length === 0) return undefined;
   const adoptedPending = await adoptPreUpgradePending(tx, keys);
   const head = await schemeAt(tx, 'DESC');
   if (!head || head.scheme === keyedScheme) return undefined;
@@ -79,7 +90,6 @@ export async function rekeyAudit(tx: Queryable, now: Date, keys: AuditKeys): Pro
 /** An operator's re-key of whatever the chain holds now (`tessera audit rekey --i-understand`). */
 export async function forceRekeyAudit(tx: Queryable, now: Date, keys: AuditKeys): Promise<RekeyResult> {
   await lockAuditChain(tx);
-  await tx.query('DELETE FROM audit_rekey_due');
   const head = await schemeAt(tx, 'DESC');
   if (!head) throw new Error('the audit log is empty: there is nothing to re-key');
   return anchorLegacy(tx, now, keys, head, { forced: true });

@@ -2,10 +2,10 @@ import type { AuditRecord, ChainedAuditRecord } from '../../audit/record.js';
 import type { AuditKeys } from '../../audit/keys.js';
 import type { AuditStore } from '../../audit/store.js';
 import type { Db, Queryable } from './db.js';
-import { appendAudit, chainPendingAudit, enqueueAudit } from './audit-chain.js';
+import { appendAudit, chainPendingAudit, enqueueAudit, keyedScheme } from './audit-chain.js';
 import { auditHead, listAudit, scanAudit } from './audit-query.js';
 import { acceptBreakAudit, notePublishedHead, publishedHead } from './audit-accept.js';
-import { forceRekeyAudit, rekeyAudit, rekeyDue } from './audit-rekey.js';
+import { forceRekeyAudit } from './audit-rekey.js';
 import { pruneAudit } from './audit-retention.js';
 import { chainContext, walkChain } from './audit-walk.js';
 
@@ -18,6 +18,11 @@ export interface SqlAuditStoreOptions {
    * the key.
    */
   keys?: AuditKeys | undefined;
+}
+
+async function oldestIsLegacy(db: Queryable): Promise<boolean> {
+  const rows = await db.query<{ scheme: string }>('SELECT scheme FROM audit_log ORDER BY audit_log.seq LIMIT 1');
+  return rows[0] !== undefined && rows[0].scheme !== keyedScheme;
 }
 
 export function sqlAuditStore(db: Queryable, root?: Db, options: SqlAuditStoreOptions = {}): AuditStore {
@@ -52,14 +57,9 @@ export function sqlAuditStore(db: Queryable, root?: Db, options: SqlAuditStoreOp
       if (!result.broken) return result;
       const now = await chainContext(db, keys());
       const final = now.pruning?.seq === context.pruning?.seq ? result : await walkChain(db, now);
-      // Never re-keyed yet (start-up or `tessera migrate` does it once): not verified, and said so.
-      const legacyHead = final.broken && final.records === 0 && !now.rekey && (await rekeyDue(db));
-      return legacyHead ? { ...final, neverKeyed: true } : final;
-    },
-
-    async ensureKeyed(now) {
-      const all = keys();
-      return inTransaction((tx) => rekeyAudit(tx, now, all));
+      // All legacy, no valid re-keying anchor: not verified, and said so (the verdict is `broken`).
+      const allLegacy = final.broken && final.records === 0 && !now.rekey && (await oldestIsLegacy(db));
+      return allLegacy ? { ...final, neverKeyed: true } : final;
     },
 
     async forceRekey(now) {
@@ -72,8 +72,8 @@ export function sqlAuditStore(db: Queryable, root?: Db, options: SqlAuditStoreOp
       return inTransaction((tx) => acceptBreakAudit(tx, seq, note, now, all));
     },
 
-    publishedHead: () => publishedHead(db),
-    notePublishedHead: (head) => notePublishedHead(db, head),
+    publishedHead: () => publishedHead(db, keys()),
+    notePublishedHead: (head) => notePublishedHead(db, keys(), head),
 
     list: (filter, page) => listAudit(db, filter, page),
     scan: (filter, range) => scanAudit(db, filter, range),

@@ -12,12 +12,21 @@ import { auditColumns, toAuditRecord, type AuditRow } from './audit-chain.js';
 
 const verifyBatch = 1000;
 
-export async function latestPruningAnchor(db: Queryable): Promise<PruningAnchor | undefined> {
+/**
+ * The latest `audit.pruned` anchor whose own MAC holds (a forged one at a higher seq is skipped
+ * here and reported where the walk reaches it, as for re-keying anchors).
+ */
+export async function pruningAnchors(db: Queryable, keys: AuditKeys): Promise<Pick<ChainContext, 'pruning' | 'forgedPruning'>> {
   const rows = await db.query<{ seq: string; id: string; details: Record<string, unknown> }>(
-    `SELECT audit_log.seq::text AS seq, id, details FROM audit_log WHERE audit_log.type = 'audit.pruned' ORDER BY audit_log.seq DESC LIMIT 1`,
+    `SELECT audit_log.seq::text AS seq, id, details FROM audit_log WHERE audit_log.type = 'audit.pruned' ORDER BY audit_log.seq DESC`,
   );
-  const row = rows[0];
-  if (!row) return undefined;
+  const row = rows.find((candidate) => anchorRecordValid(keys.anchor, 'audit.pruned', candidate.details));
+  const newest = rows[0];
+  const forgedPruning = newest && newest !== row ? { seq: Number(newest.seq), id: newest.id } : undefined;
+  return { pruning: row && pruningAnchorOf(row), ...(forgedPruning ? { forgedPruning } : {}) };
+}
+
+function pruningAnchorOf(row: { seq: string; id: string; details: Record<string, unknown> }): PruningAnchor {
   const { throughSeq, throughHash } = row.details;
   return {
     seq: Number(row.seq),
@@ -28,12 +37,12 @@ export async function latestPruningAnchor(db: Queryable): Promise<PruningAnchor 
   };
 }
 
-async function anchorRows(db: Queryable, type: string): Promise<Array<{ seq: number; details: Record<string, unknown> }>> {
-  const rows = await db.query<{ seq: string; details: Record<string, unknown> }>(
-    `SELECT audit_log.seq::text AS seq, details FROM audit_log WHERE audit_log.type = $1 ORDER BY audit_log.seq`,
+async function anchorRows(db: Queryable, type: string): Promise<Array<{ seq: number; at: Date; details: Record<string, unknown> }>> {
+  const rows = await db.query<{ seq: string; at: Date; details: Record<string, unknown> }>(
+    `SELECT audit_log.seq::text AS seq, at, details FROM audit_log WHERE audit_log.type = $1 ORDER BY audit_log.seq`,
     [type],
   );
-  return rows.map((row) => ({ seq: Number(row.seq), details: row.details }));
+  return rows.map((row) => ({ seq: Number(row.seq), at: row.at, details: row.details }));
 }
 
 /**
@@ -44,7 +53,7 @@ async function anchorRows(db: Queryable, type: string): Promise<Array<{ seq: num
 export async function rekeyAnchor(db: Queryable, keys: AuditKeys, anyMac = false): Promise<RekeyAnchor | undefined> {
   const valid = (await anchorRows(db, 'audit.rekeyed')).filter((row) => anyMac || anchorRecordValid(keys.anchor, 'audit.rekeyed', row.details));
   const row = valid[valid.length - 1];
-  return row ? rekeyAnchorOf(row.seq, row.details) : undefined;
+  return row ? rekeyAnchorOf(row.seq, row.at, row.details) : undefined;
 }
 
 /** The breaks operators accepted, by anchors whose own MAC holds. */
@@ -55,7 +64,7 @@ export async function acceptedBreaks(db: Queryable, keys: AuditKeys): Promise<Ac
 }
 
 export async function chainContext(db: Queryable, keys: AuditKeys): Promise<ChainContext> {
-  return { keys, pruning: await latestPruningAnchor(db), rekey: await rekeyAnchor(db, keys), acceptedBreaks: await acceptedBreaks(db, keys) };
+  return { keys, ...(await pruningAnchors(db, keys)), rekey: await rekeyAnchor(db, keys), acceptedBreaks: await acceptedBreaks(db, keys) };
 }
 
 /** One pass from the oldest record, through `throughSeq` (inclusive) when given. */

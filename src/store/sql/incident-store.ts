@@ -50,7 +50,9 @@ export function sqlIncidentStore(db: Queryable): IncidentStore {
          ON CONFLICT (type, subject) WHERE status <> 'resolved' DO UPDATE
            SET last_seen = GREATEST(incidents.last_seen, EXCLUDED.last_seen),
                count = incidents.count + 1,
-               evidence = EXCLUDED.evidence
+               -- The network the incident blocked stays named after later updates that block
+               -- nothing (a brute force that spread to other addresses): resolving lifts it.
+               evidence = jsonb_strip_nulls(jsonb_build_object('blocked_ip', incidents.evidence -> 'blocked_ip')) || EXCLUDED.evidence
          RETURNING ${columns}, (xmax = 0) AS inserted`,
         [id, trigger.type, trigger.severity, trigger.subject, JSON.stringify(trigger.evidence), trigger.at],
       );

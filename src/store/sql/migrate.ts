@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
 import { initial } from './migrations/001-initial.js';
 import { revocations } from './migrations/002-revocations.js';
 import { passwordHistory } from './migrations/003-password-history.js';
@@ -22,6 +22,7 @@ export interface Migration {
 export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain];
 
 export interface MigrationResult {
+  /** The versions this call applied (none when another instance, or an earlier run, did). */
   applied: number[];
   current: number;
 }
@@ -35,8 +36,13 @@ function checksum(migration: Migration): string {
  * keyed by the current schema, so instances starting at once apply each migration exactly once:
  * the second waits for the first, then finds nothing left to do.
  * Refuses a database migrated by a newer Tessera, or whose applied migrations were edited.
+ * `afterApply` runs in the same transaction once this call applied anything (store/sql/upgrade.ts).
  */
-export async function migrate(db: Db, list: readonly Migration[] = migrations): Promise<MigrationResult> {
+export async function migrate(
+  db: Db,
+  list: readonly Migration[] = migrations,
+  afterApply?: (tx: Queryable, applied: readonly number[]) => Promise<void>,
+): Promise<MigrationResult> {
   return db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('tessera.migrate.' || current_schema()))`);
     await tx.exec(`
@@ -73,6 +79,7 @@ export async function migrate(db: Db, list: readonly Migration[] = migrations): 
       ]);
       applied.push(migration.version);
     }
+    if (applied.length > 0) await afterApply?.(tx, applied);
     const current = Math.max(0, ...list.map((migration) => migration.version));
     return { applied, current };
   });

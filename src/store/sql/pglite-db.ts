@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { lockDataDir } from './data-dir-lock.js';
 import type { Db, Queryable } from './db.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
@@ -24,13 +25,22 @@ export interface PgliteOptions {
 /**
  * The embedded store: PostgreSQL compiled to WebAssembly, running in this process.
  * PGlite runs every query on the event-loop thread and serialises transactions itself.
+ * A data directory is opened by one process at a time: any other opener gets
+ * `DataDirLockedError` (data-dir-lock.ts) until `close()` or the owner's exit.
  */
 export async function openPgliteDb(options: PgliteOptions = {}): Promise<Db> {
   if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const pg = await PGlite.create({
-    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
-    ...(options.loadDataDir === undefined ? {} : { loadDataDir: options.loadDataDir }),
-  });
+  const lock = options.dataDir === undefined ? undefined : lockDataDir(options.dataDir);
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create({
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+      ...(options.loadDataDir === undefined ? {} : { loadDataDir: options.loadDataDir }),
+    });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const root = wrap(pg);
   let closed = false;
   return {
@@ -46,7 +56,11 @@ export async function openPgliteDb(options: PgliteOptions = {}): Promise<Db> {
     async close() {
       if (closed) return;
       closed = true;
-      await pg.close();
+      try {
+        await pg.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

@@ -5,9 +5,11 @@ import type { Migration } from '../migrate.js';
  * - each row says how its link was computed: rows written before are `sha256`. The default is
  *   dropped at once, so an older Tessera still running fails its inserts loudly instead of adding
  *   unkeyed rows; verification goes by the `audit.rekeyed` anchor, not by this column.
- * - queued records carry a MAC (`pre-upgrade` for those queued before; re-keying adopts them).
- * - `audit_rekey_due` says the one automatic re-keying is still to run; re-keying deletes it.
- * - `audit_head_published` keeps the last signed head, which the next one must extend.
+ * - queued records carry a MAC (`pre-upgrade` for those queued before; the re-keying in the
+ *   same run that applies this migration adopts them, and nothing else ever does).
+ * - `audit_head_published` keeps the last signed head, which the next one must extend, with its
+ *   MAC under the head key. Nothing stored here says "re-key": that is decided by the run that
+ *   applies this migration (store/sql/upgrade.ts), never by a row anyone could insert.
  */
 export const auditKeyedChain: Migration = {
   version: 9,
@@ -17,12 +19,11 @@ ALTER TABLE audit_log ADD COLUMN scheme text NOT NULL DEFAULT 'sha256';
 ALTER TABLE audit_log ALTER COLUMN scheme DROP DEFAULT;
 ALTER TABLE audit_pending ADD COLUMN mac text NOT NULL DEFAULT 'pre-upgrade';
 ALTER TABLE audit_pending ALTER COLUMN mac DROP DEFAULT;
-CREATE TABLE audit_rekey_due (due boolean PRIMARY KEY CHECK (due));
-INSERT INTO audit_rekey_due VALUES (true);
 CREATE TABLE audit_head_published (
   one  boolean PRIMARY KEY DEFAULT true CHECK (one),
   seq  bigint NOT NULL,
-  hash text NOT NULL
+  hash text NOT NULL,
+  mac  text NOT NULL
 );
 `,
 };
