@@ -29,10 +29,14 @@ const typecheck = spawnSync(process.execPath, [join(root, 'node_modules/typescri
   stdio: 'inherit',
 });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+// The CLI tests start many child processes: they run the build of these very sources (dist/),
+// which starts about three times faster than compiling the sources again in every child.
+const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
 
 const run = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'silent' } },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, TESSERA_TEST_CLI: 'dist', TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(run.status ?? 1);

@@ -36,11 +36,9 @@ import { createRefresh, type Refresh } from './sessions/refresh.js';
 import { createSessionService, type SessionService } from './sessions/service.js';
 import type { HotState } from './store/hot/hot-state.js';
 import { createMemoryHotState } from './store/hot/memory-hot-state.js';
-import { createRedisHotState } from './store/hot/redis-hot-state.js';
 import type { Db } from './store/sql/db.js';
 import { upgradeDatabase } from './store/sql/upgrade.js';
 import { openPgliteDb } from './store/sql/pglite-db.js';
-import { openPostgresDb } from './store/sql/postgres-db.js';
 import { sqlStores } from './store/sql/sql-stores.js';
 import type { StoreSet } from './store/stores.js';
 import { createAccessTokens, type AccessTokens } from './tokens/access-token.js';
@@ -132,6 +130,8 @@ const keyReloadIntervalMs = 60_000;
 /** Opens the database the config names: PostgreSQL with DATABASE_URL, else embedded PGlite. */
 export async function openDatabase(config: Config, logger?: Logger): Promise<Db> {
   if (config.databaseUrl !== undefined) {
+    // Loaded only when used: the client libraries cost a few hundred ms of every start without them.
+    const { openPostgresDb } = await import('./store/sql/postgres-db.js');
     return openPostgresDb({
       connectionString: config.databaseUrl,
       onError: (error) => logger?.error({ err: error }, 'idle database connection failed'),
@@ -143,6 +143,7 @@ export async function openDatabase(config: Config, logger?: Logger): Promise<Db>
 /** Opens the hot state the config names: Redis with REDIS_URL, else in-process. */
 export async function openHotState(config: Config, logger?: Logger): Promise<HotState> {
   if (config.redisUrl === undefined) return createMemoryHotState();
+  const { createRedisHotState } = await import('./store/hot/redis-hot-state.js');
   return createRedisHotState({
     url: config.redisUrl,
     cluster: config.redisCluster,
@@ -155,6 +156,10 @@ export async function openHotState(config: Config, logger?: Logger): Promise<Hot
 export async function createTessera(config: Config, deps: TesseraDeps = {}): Promise<Tessera> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
+  // The dummy hash runs on a libuv thread while the database opens; ready still waits for it.
+  const hasher = createPasswordHasher();
+  const warmingUp = hasher.warmUp();
+  warmingUp.catch(() => undefined);
   const db = deps.db ?? (await openDatabase(config, logger));
   const metrics = createMetrics({ clock });
   let hotState: HotState | undefined;
@@ -206,8 +211,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
     await revocations.start();
     metrics.watch({ events, revocations, keyRing, stores, hotState });
     const verifier = createAccessVerifier({ tokens, revocations, clock, leewaySeconds, events });
-    const hasher = createPasswordHasher();
-    await hasher.warmUp();
+    await warmingUp;
     const policy = createPasswordPolicy({
       minLength: config.passwordMinLength,
       minScore: config.passwordMinScore,

@@ -83,6 +83,21 @@ for (const backend of testBackends()) {
       });
     }
 
+    it('answers 503, never 500, when the hot state fails while lifting the block of a resolved incident', async () => {
+      await withApp(backend, {}, async (t, admin) => {
+        await spray(t, '198.51.100.77');
+        const [incident] = await incidentsOf(t, admin, 'password_spraying');
+        assert.ok(incident);
+        t.tessera.hotState.clearUntil = async () => {
+          throw new Error('hot state unreachable');
+        };
+        const response = await t.app.inject({ method: 'PATCH', url: `/admin/incidents/${incident.id}`, payload: { status: 'resolved' }, headers: { authorization: `Bearer ${admin}` } });
+        assert.equal(response.statusCode, 503, response.body);
+        assert.equal((response.json() as { error: string }).error, 'service_unavailable');
+        assert.doesNotMatch(response.body, /unreachable/);
+      });
+    });
+
     it('resolving a brute-force incident lifts its block even after the attack spread to other addresses', async () => {
       await withApp(backend, {}, async (t, admin) => {
         await createUser(t, 'target');

@@ -57,7 +57,15 @@ export function createIncidentService(options: IncidentServiceOptions): Incident
       // resolution that rolled back would be a block lost.
       const blocked = incident.evidence.blocked_ip;
       if (changed && incident.status === 'resolved' && typeof blocked === 'string') {
-        await ipBlocks.lift(blocked, { by, incidentId: id }, context);
+        try {
+          await ipBlocks.lift(blocked, { by, incidentId: id }, context);
+        } catch (error) {
+          // The hot state is down: say so (503), never a bare 500; the block still ends at its expiry.
+          throw new AuthError('service_unavailable', {
+            description: 'The incident is resolved, but its IP block could not be lifted now; it ends by itself when it expires.',
+            cause: error,
+          });
+        }
       }
       return incident;
     },

@@ -12,11 +12,12 @@ export interface BreachChecker {
  * case-insensitively; no network.
  */
 export function createOfflineBreachChecker(): BreachChecker {
-  const known = new Set<string>();
-  for (const password of dictionary['passwords-common'] as string[]) known.add(password.toLowerCase());
+  // Built on the first new password rather than on every start (~0.1 s of CPU).
+  let known: Set<string> | undefined;
+  const list = () => (known ??= new Set((dictionary['passwords-common'] as string[]).map((password) => password.toLowerCase())));
   return {
     async isBreached(password) {
-      return known.has(password) || known.has(password.toLowerCase());
+      return list().has(password) || list().has(password.toLowerCase());
     },
   };
 }
