@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import type { Db, Queryable } from '../store/sql/db.js';
@@ -9,7 +9,8 @@ import { testSecret } from '../test-support/config.js';
 import { testBackends, type TestBackend } from '../test-support/databases.js';
 import { appendLegacyAudit, migrateBeforeKeyedChain } from '../test-support/legacy-audit.js';
 import { auditKeys } from './keys.js';
-import { canonicalJson, genesisHash, type AuditRecord } from './record.js';
+import type { AuditRecord } from './record.js';
+import { hmacLink, relinkAuditChain, sha256Link } from '../test-support/audit-intruder.js';
 import type { AuditStore } from './store.js';
 
 /* Issue 10, finding 2: the chain is keyed, legacy chains are re-keyed once, tampering is caught. */
@@ -31,50 +32,6 @@ function record(i: number, ip = '198.51.100.9'): AuditRecord {
     severity: 'low',
     details: { reason: 'wrong_password', i },
   };
-}
-
-interface Row {
-  seq: string;
-  id: string;
-  at: Date;
-  type: string;
-  outcome: string;
-  user_id: string | null;
-  session_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  severity: string;
-  details: Record<string, unknown>;
-}
-
-function contentOf(row: Row): string {
-  const { id, at, type, outcome, ip, severity, details } = row;
-  return canonicalJson({ id, at: at.toISOString(), type, outcome, userId: row.user_id, sessionId: row.session_id, ip, userAgent: row.user_agent, requestId: row.request_id, severity, details });
-}
-
-type Link = (prev: string, content: string) => string;
-const sha256: Link = (prev, content) => createHash('sha256').update(`${prev}\n${content}`).digest('hex');
-const hmacUnder =
-  (key: Buffer): Link =>
-  (prev, content) =>
-    createHmac('sha256', key).update(`${prev}\n${content}`).digest('hex');
-
-/** What the intruder did: recompute every link from `fromSeq` on, straight in SQL. */
-async function relink(db: Queryable, link: Link, fromSeq = 0): Promise<void> {
-  const rows = await db.query<Row & { hash: string }>('SELECT seq::text AS seq, id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, hash FROM audit_log ORDER BY audit_log.seq');
-  let prev: string | undefined;
-  for (const row of rows) {
-    if (Number(row.seq) < fromSeq) {
-      prev = row.hash;
-      continue;
-    }
-    // From the start, the oldest remaining record is made to look like the first one.
-    prev ??= genesisHash;
-    const hash = link(prev, contentOf(row));
-    await db.query('UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3', [prev, hash, row.seq]);
-    prev = hash;
-  }
 }
 
 /** A database at the schema before the keyed chain, holding `count` legacy records, then migrated. */
@@ -114,10 +71,10 @@ for (const backend of testBackends()) {
         for (let i = 0; i < 30; i += 1) await audit.append(record(i, i % 2 === 0 ? attackerIp : '198.51.100.9'));
         assert.equal((await audit.verify()).broken, undefined);
         const restore = await snapshot(db);
-        for (const [name, link] of [['SHA-256', sha256], ['HMAC under another key', hmacUnder(auditKeys(`${testSecret}-guess`).chain)]] as const) {
+        for (const [name, link] of [['SHA-256', sha256Link], ['HMAC under another key', hmacLink(auditKeys(`${testSecret}-guess`).chain)]] as const) {
           await db.query(`DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE ip = $1 ORDER BY seq LIMIT 12)`, [attackerIp]);
           await db.query(`UPDATE audit_log SET details = '{"reason":"ok"}' WHERE seq = (SELECT max(seq) FROM audit_log)`);
-          await relink(db, link);
+          await relinkAuditChain(db, { link });
           const result = await audit.verify();
           assert.deepEqual(result.broken, { seq: await seqOf(db, 'true'), id: (await db.query<{ id: string }>('SELECT id FROM audit_log ORDER BY audit_log.seq LIMIT 1'))[0]!.id, reason: 'hash_mismatch' }, name);
           assert.equal(result.records, 0, name);
@@ -180,7 +137,7 @@ for (const backend of testBackends()) {
             name: 'a legacy record edited and the legacy part re-linked with SHA-256',
             tamper: async () => {
               await db.query(`UPDATE audit_log SET ip = '192.0.2.1' WHERE seq = $1`, [legacySeq + 3]);
-              await relink(db, sha256);
+              await relinkAuditChain(db, { link: sha256Link });
             },
             seq: rekeySeq,
             reason: 'hash_mismatch',
@@ -188,7 +145,7 @@ for (const backend of testBackends()) {
           { name: 'a keyed record edited', tamper: () => db.query(`UPDATE audit_log SET ip = '192.0.2.1' WHERE seq = $1`, [keyedSeq]), seq: keyedSeq, reason: 'hash_mismatch' },
           { name: 'a keyed record re-linked with SHA-256, marked legacy', tamper: async () => {
               await db.query(`UPDATE audit_log SET ip = '192.0.2.1', scheme = 'sha256' WHERE seq = $1`, [keyedSeq]);
-              await relink(db, sha256, keyedSeq);
+              await relinkAuditChain(db, { link: sha256Link, fromSeq: keyedSeq });
             }, seq: keyedSeq, reason: 'hash_mismatch' },
           { name: 'the re-keying anchor deleted', tamper: () => db.query('DELETE FROM audit_log WHERE seq = $1', [rekeySeq]), seq: legacySeq, reason: 'hash_mismatch' },
         ];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../clock.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
@@ -11,7 +11,8 @@ import { testBackends, type TestBackend } from '../test-support/databases.js';
 import { appendLegacyAudit, migrateBeforeKeyedChain } from '../test-support/legacy-audit.js';
 import { startAuditHeadPublisher } from './head-publisher.js';
 import { auditKeys } from './keys.js';
-import { canonicalJson, genesisHash, pendingMac, type AuditRecord } from './record.js';
+import { pendingMac, type AuditRecord } from './record.js';
+import { relinkAuditChain } from '../test-support/audit-intruder.js';
 import { AuditChainBrokenError, type ChainBreak } from './store.js';
 
 /* Issue 10 review of the keyed chain: H1 forged pending anchors, H2 laundering by re-keying, M3 rollout, L2 head cut. */
@@ -21,39 +22,6 @@ const day = 86_400_000;
 
 function record(i: number, type = 'login.failed'): AuditRecord {
   return { id: randomUUID(), at: new Date(Date.UTC(2030, 0, 1) + i * 1000), type, outcome: 'failure', userId: null, sessionId: null, ip: '203.0.113.66', userAgent: 'review-test', requestId: `r-${i}`, severity: 'low', details: { i } };
-}
-
-interface Row {
-  seq: string;
-  id: string;
-  at: Date;
-  type: string;
-  outcome: string;
-  user_id: string | null;
-  session_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  severity: string;
-  details: Record<string, unknown>;
-  hash: string;
-}
-
-const sha256 = (prev: string, row: Row) =>
-  createHash('sha256')
-    .update(`${prev}\n${canonicalJson({ id: row.id, at: row.at.toISOString(), type: row.type, outcome: row.outcome, userId: row.user_id, sessionId: row.session_id, ip: row.ip, userAgent: row.user_agent, requestId: row.request_id, severity: row.severity, details: row.details })}`)
-    .digest('hex');
-
-/** The intruder's rewrite: every remaining row re-linked from the genesis hash with plain SHA-256, marked legacy. */
-async function relinkAsLegacy(db: Queryable): Promise<{ seq: number; hash: string }> {
-  const rows = await db.query<Row>('SELECT seq::text AS seq, id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, hash FROM audit_log ORDER BY audit_log.seq');
-  let prev = genesisHash;
-  for (const row of rows) {
-    const hash = sha256(prev, row);
-    await db.query(`UPDATE audit_log SET prev_hash = $1, hash = $2, scheme = 'sha256' WHERE seq = $3`, [prev, hash, row.seq]);
-    prev = hash;
-  }
-  return { seq: Number(rows[rows.length - 1]!.seq), hash: prev };
 }
 
 const pendingColumns = 'id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details, mac';
@@ -89,7 +57,7 @@ for (const backend of testBackends()) {
         await t.db.transaction(async (tx) => {
           await tx.query(`SELECT pg_advisory_xact_lock(hashtext('tessera.audit.' || current_schema()))`);
           await tx.query('DELETE FROM audit_log WHERE seq = (SELECT min(seq) + 1 FROM audit_log)');
-          const head = await relinkAsLegacy(tx);
+          const head = (await relinkAuditChain(tx, { markLegacy: true }))!;
           const forged = { ...record(99, 'audit.rekeyed'), outcome: 'info' as const, severity: 'info' as const, details: { legacyHeadSeq: head.seq, legacyHeadHash: head.hash, legacyRecords: 4, legacyVerified: true } };
           await insertPending(tx, forged, 'forged');
         });
@@ -165,7 +133,7 @@ for (const backend of testBackends()) {
 
         // The laundering: re-hash everything with SHA-256, mark it legacy, delete the anchor.
         await db.query(`DELETE FROM audit_log WHERE type = 'audit.rekeyed'`);
-        await relinkAsLegacy(db);
+        await relinkAuditChain(db, { markLegacy: true });
         const t = await startTestApp(backend, { db });
         try {
           assert.equal((await types(db)).includes('audit.rekeyed'), false, 'start-up did not re-key');

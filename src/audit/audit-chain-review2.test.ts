@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../clock.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
@@ -11,7 +11,8 @@ import { testBackends, type TestBackend } from '../test-support/databases.js';
 import { appendLegacyAudit, migrateBeforeKeyedChain } from '../test-support/legacy-audit.js';
 import { startAuditHeadPublisher } from './head-publisher.js';
 import { auditKeys } from './keys.js';
-import { canonicalJson, genesisHash, type AuditRecord } from './record.js';
+import type { AuditRecord } from './record.js';
+import { relinkAuditChain } from '../test-support/audit-intruder.js';
 import { AuditChainBrokenError, type AuditStore } from './store.js';
 
 /* Issue 10, second review of the keyed chain: findings 1-7 (an intruder with database access, without TESSERA_SECRET). */
@@ -22,32 +23,10 @@ function record(i: number, type = 'login.failed'): AuditRecord {
   return { id: randomUUID(), at: new Date(Date.UTC(2030, 0, 1) + i * 1000), type, outcome: 'failure', userId: null, sessionId: null, ip: '203.0.113.66', userAgent: 'review2-test', requestId: `r-${i}`, severity: 'low', details: { i } };
 }
 
-interface Row {
-  seq: string;
-  id: string;
-  at: Date;
-  type: string;
-  outcome: string;
-  user_id: string | null;
-  session_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  severity: string;
-  details: Record<string, unknown>;
-}
-
 /** The intruder's laundering: anchors deleted, every row re-linked from genesis with plain SHA-256, marked legacy. */
 async function launderAsLegacy(db: Queryable): Promise<void> {
   await db.query(`DELETE FROM audit_log WHERE type = 'audit.rekeyed'`);
-  const rows = await db.query<Row>('SELECT seq::text AS seq, id, at, type, outcome, user_id, session_id, ip, user_agent, request_id, severity, details FROM audit_log ORDER BY audit_log.seq');
-  let prev = genesisHash;
-  for (const row of rows) {
-    const content = canonicalJson({ id: row.id, at: row.at.toISOString(), type: row.type, outcome: row.outcome, userId: row.user_id, sessionId: row.session_id, ip: row.ip, userAgent: row.user_agent, requestId: row.request_id, severity: row.severity, details: row.details });
-    const hash = createHash('sha256').update(`${prev}\n${content}`).digest('hex');
-    await db.query(`UPDATE audit_log SET prev_hash = $1, hash = $2, scheme = 'sha256' WHERE seq = $3`, [prev, hash, row.seq]);
-    prev = hash;
-  }
+  await relinkAuditChain(db, { markLegacy: true });
 }
 
 /** What the first version of this fix read as "re-key once more": a row in `audit_rekey_due`, which anyone with write access can add. */
