@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { openTestHotState, redisUrl, type TestHotState } from '../test-support/hot-state.js';
-import { createMemoryLockoutStore, withLockoutFallback, type LockoutPolicy, type LockoutStore } from './lockout.js';
+import { createMemoryLockoutStore } from '../store/hot/memory-lockout-store.js';
+import { withLockoutFallback, type LockoutPolicy, type LockoutStore } from './lockout.js';
 
 const minute = 60_000;
 const policy: LockoutPolicy = { threshold: 5, windowMs: 15 * minute, lockMs: 15 * minute, maxLockMs: 24 * 60 * minute };

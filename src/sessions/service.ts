@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { Stores, StoreSet } from '../store/stores.js';
-import { generateRefreshToken } from '../tokens/refresh-token.js';
+import { generateOpaqueToken } from '../tokens/opaque-token.js';
 import type { User } from '../users/user.js';
 import type { Session } from './session.js';
 
@@ -56,7 +56,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       const createdAt = new Date(now);
       const expiresAt = new Date(now + options.sessionMaxAgeMs);
       const refreshExpiresAt = new Date(Math.min(now + options.refreshTtlMs, expiresAt.getTime()));
-      const refresh = generateRefreshToken();
+      const refresh = generateOpaqueToken();
 
       const { session, ended } = await stores.transaction(async (tx) => {
         const session = await tx.sessions.create({

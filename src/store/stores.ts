@@ -4,7 +4,7 @@ import type { SigningKeyStore } from '../keys/store.js';
 import type { RevocationStore } from '../revocation/revocation.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { ResetTokenStore } from './sql/reset-token-store.js';
-import type { RefreshTokenStore } from '../tokens/refresh-token-store.js';
+import type { RefreshTokenStore } from '../sessions/refresh-token-store.js';
 import type { UserStore } from '../users/store.js';
 
 /** One typed store per aggregate. */

@@ -3,7 +3,7 @@ import type { SigningAlg } from '../config/schema.js';
 import type { Db } from '../store/sql/db.js';
 import type { SigningKeyRecord } from '../keys/signing-key.js';
 import type { NewSession } from '../sessions/session.js';
-import type { NewRefreshToken } from '../tokens/refresh-token-store.js';
+import type { NewRefreshToken } from '../sessions/refresh-token-store.js';
 import type { NewUser } from '../users/user.js';
 
 /** A fixed instant for store tests: whole milliseconds, far from any real clock. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { TokenOrigin } from '../../auth/access-verifier.js';
-import type { AuthContext, Authenticate } from '../../auth/authenticate.js';
+import type { AuthContext, Authenticate } from '../../flows/authenticate.js';
 import type { EventBus } from '../../events/bus.js';
 import { AuthError } from '../../errors/auth-error.js';
 import { realm } from './errors.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
-import { parseRefreshToken, refreshSecretMatches } from '../../tokens/refresh-token.js';
+import { parseOpaqueToken, tokenSecretMatches } from '../../tokens/opaque-token.js';
 import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
 import { acceptFormBodies } from '../plugins/form-body.js';
 import { TokenResponseSchema } from '../schemas/auth.js';
@@ -75,10 +75,10 @@ export async function tokenRoutes(base: FastifyInstance, { tessera }: { tessera:
 }
 
 async function refreshOwner(tessera: Tessera, token: string) {
-  const parts = parseRefreshToken(token);
+  const parts = parseOpaqueToken(token);
   if (!parts) return undefined;
   const record = await tessera.stores.refreshTokens.findById(parts.id);
-  if (!record || !refreshSecretMatches(parts.secret, record.secretHash)) return undefined;
+  if (!record || !tokenSecretMatches(parts.secret, record.secretHash)) return undefined;
   return { kind: 'refresh' as const, userId: record.userId, sessionId: record.sessionId };
 }
 

@@ -5,7 +5,7 @@ import { AuthError, isAuthError } from '../../errors/auth-error.js';
 import type { Tessera } from '../../service.js';
 import { isSessionActive } from '../../sessions/session.js';
 import type { AccessTokenClaims } from '../../tokens/access-token.js';
-import { parseRefreshToken, refreshSecretMatches } from '../../tokens/refresh-token.js';
+import { parseOpaqueToken, tokenSecretMatches } from '../../tokens/opaque-token.js';
 import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
 import { acceptFormBodies } from '../plugins/form-body.js';
 import { errorResponses } from '../schemas/common.js';
@@ -192,11 +192,11 @@ async function introspectAccess(tessera: Tessera, token: string) {
 }
 
 async function introspectRefresh(tessera: Tessera, token: string) {
-  const parts = parseRefreshToken(token);
+  const parts = parseOpaqueToken(token);
   if (!parts) return undefined;
   const record = await tessera.stores.refreshTokens.findById(parts.id);
   const now = tessera.clock.now();
-  if (!record || !refreshSecretMatches(parts.secret, record.secretHash)) return undefined;
+  if (!record || !tokenSecretMatches(parts.secret, record.secretHash)) return undefined;
   if (record.revokedAt || record.consumedAt || record.expiresAt.getTime() <= now) return undefined;
   const session = await tessera.stores.sessions.findById(record.sessionId);
   if (!session || !isSessionActive(session, now)) return undefined;

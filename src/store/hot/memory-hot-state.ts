@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { createMemoryLockoutStore } from '../../protection/lockout.js';
+import { createMemoryLockoutStore } from './memory-lockout-store.js';
 import { maxWindowMembers, type HotState, type HotStateSubscriber, type RateLimiter } from './hot-state.js';
 
 /** Rate-limiter-flexible's answer, as ours. */

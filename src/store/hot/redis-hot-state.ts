@@ -4,7 +4,8 @@ import type { RevocationChange } from '../../revocation/revocation.js';
 import { maxWindowMembers, type HotState, type HotStateSubscriber, type RateLimiter } from './hot-state.js';
 import { limiterResult } from './memory-hot-state.js';
 import { createRedisLockoutStore } from './redis-lockout-store.js';
-import { createMemoryLockoutStore, withLockoutFallback } from '../../protection/lockout.js';
+import { withLockoutFallback } from '../../protection/lockout.js';
+import { createMemoryLockoutStore } from './memory-lockout-store.js';
 
 export interface RedisHotStateOptions {
   url: string;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from './db.js';
+import type { Migration } from './migration.js';
 import { initial } from './migrations/001-initial.js';
 import { revocations } from './migrations/002-revocations.js';
 import { passwordHistory } from './migrations/003-password-history.js';
@@ -10,15 +11,10 @@ import { auditPending } from './migrations/007-audit-pending.js';
 import { rowCleanup } from './migrations/008-row-cleanup.js';
 import { auditKeyedChain } from './migrations/009-audit-keyed-chain.js';
 
-export interface Migration {
-  /** Consecutive from 1; never reused. */
-  version: number;
-  name: string;
-  /** A script of statements; once released it never changes (its checksum is recorded). */
-  sql: string;
-}
 
 /** Every migration, in order. Append new ones; never edit a released one. */
+export type { Migration };
+
 export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain];
 
 export interface MigrationResult {

@@ -1,4 +1,4 @@
-import type { RefreshTokenRecord, RefreshTokenStore } from '../../tokens/refresh-token-store.js';
+import type { RefreshTokenRecord, RefreshTokenStore } from '../../sessions/refresh-token-store.js';
 import type { Queryable } from './db.js';
 import { isUuid } from './uuid.js';
 import { sessionColumns, toSession, type SessionRow } from './session-store.js';

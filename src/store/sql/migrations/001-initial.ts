@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from '../migration.js';
 
 /** Users, sessions, refresh tokens and signing keys. */
 export const initial: Migration = {

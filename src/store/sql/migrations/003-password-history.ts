@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from '../migration.js';
 
 /** Earlier password hashes per user, so a change or reset can refuse a recent password. */
 export const passwordHistory: Migration = {

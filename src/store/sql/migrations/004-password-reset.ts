@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from '../migration.js';
 
 /** Single-use password-reset tokens (hashes only) and the durable outbox that delivers them. */
 export const passwordReset: Migration = {

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from '../migration.js';
 
 /** The hash-chained audit log (SPEC §5). */
 export const audit: Migration = {

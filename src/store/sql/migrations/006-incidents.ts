@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Security incidents raised by detection (SPEC §4). At most one unresolved incident per type and

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Indexes for the scheduled clean-up of rows nothing needs any more (`src/store/cleanup.ts`):

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from '../migration.js';
 
 /**
  * The audit chain is keyed (HMAC-SHA256 under a key from TESSERA_SECRET), ADR 007:

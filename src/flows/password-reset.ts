@@ -13,7 +13,7 @@ import { networkOf } from '../protection/network.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { RateLimiter } from '../store/hot/hot-state.js';
 import type { StoreSet } from '../store/stores.js';
-import { generateRefreshToken, parseRefreshToken, refreshSecretMatches } from '../tokens/refresh-token.js';
+import { generateOpaqueToken, parseOpaqueToken, tokenSecretMatches } from '../tokens/opaque-token.js';
 import { canonicalEmail, canonicalUsername } from '../users/username.js';
 import { passwordHistorySize } from './change-password.js';
 
@@ -134,7 +134,7 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
       return;
     }
     const now = clock.now();
-    const token = generateRefreshToken();
+    const token = generateOpaqueToken();
     const expiresAt = new Date(now + resetTokenTtlMs);
     const mail: PasswordResetMail = { to: user.email, username: user.username, token: token.token, expiresAt: expiresAt.toISOString() };
     const id = randomUUID();
@@ -169,11 +169,11 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     },
 
     async confirm({ token, newPassword }, context) {
-      const parts = parseRefreshToken(token);
+      const parts = parseOpaqueToken(token);
       if (!parts) throw invalid();
       const record = await stores.resetTokens.findById(parts.id);
       const now = clock.now();
-      if (!record || !refreshSecretMatches(parts.secret, record.secretHash) || record.usedAt || record.expiresAt.getTime() <= now) throw invalid();
+      if (!record || !tokenSecretMatches(parts.secret, record.secretHash) || record.usedAt || record.expiresAt.getTime() <= now) throw invalid();
       const user = await stores.users.findById(record.userId);
       if (!user || user.disabled) throw invalid();
       const previousHashes = await stores.users.recentPasswordHashes(user.id, passwordHistorySize);

@@ -3,7 +3,7 @@ import { AuthError } from '../errors/auth-error.js';
 import { isSessionActive, type Session } from '../sessions/session.js';
 import type { StoreSet } from '../store/stores.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
-import type { AccessVerifier, TokenOrigin } from './access-verifier.js';
+import type { AccessVerifier, TokenOrigin } from '../auth/access-verifier.js';
 import type { User } from '../users/user.js';
 
 /** Who is calling: a verified access token, its user and its session. */

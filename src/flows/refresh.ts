@@ -6,11 +6,11 @@ import type { RevocationService, PendingRevocations } from '../revocation/servic
 import type { RateLimiter } from '../store/hot/hot-state.js';
 import type { Stores, StoreSet } from '../store/stores.js';
 import type { AccessTokens } from '../tokens/access-token.js';
-import { generateRefreshToken, parseRefreshToken, refreshSecretMatches, type RefreshTokenParts } from '../tokens/refresh-token.js';
-import type { RefreshTokenRecord } from '../tokens/refresh-token-store.js';
-import { issueTokenResponse, type TokenResponse } from '../auth/token-response.js';
+import { generateOpaqueToken, parseOpaqueToken, tokenSecretMatches, type OpaqueTokenParts } from '../tokens/opaque-token.js';
+import type { RefreshTokenRecord } from '../sessions/refresh-token-store.js';
+import { issueTokenResponse, type TokenResponse } from './token-response.js';
 import { canonicalIp } from '../protection/ip-address.js';
-import { isSessionActive, type Session } from './session.js';
+import { isSessionActive, type Session } from '../sessions/session.js';
 
 export interface RefreshInput {
   refreshToken: unknown;
@@ -102,10 +102,10 @@ export function createRefresh(options: RefreshOptions): Refresh {
     );
   }
 
-  async function rotate(tx: Stores, parts: RefreshTokenParts, input: RefreshInput, now: number): Promise<Outcome> {
+  async function rotate(tx: Stores, parts: OpaqueTokenParts, input: RefreshInput, now: number): Promise<Outcome> {
     const view = await tx.refreshTokens.lockForRotation(parts.id);
     // A wrong secret for a real id is a guess, not a reuse: refuse without touching the session.
-    if (!view || !refreshSecretMatches(parts.secret, view.token.secretHash)) return { kind: 'refused', detail: 'unknown refresh token' };
+    if (!view || !tokenSecretMatches(parts.secret, view.token.secretHash)) return { kind: 'refused', detail: 'unknown refresh token' };
     const { token: record, session, user } = view;
     if (!isSessionActive(session, now)) return { kind: 'refused', detail: 'session ended' };
     if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
@@ -144,7 +144,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
     const limited = await withinRateLimit(session.id);
     if (limited) return { kind: 'limited', error: limited };
 
-    const generated = generateRefreshToken();
+    const generated = generateOpaqueToken();
     const successor = {
       id: generated.id,
       sessionId: session.id,
@@ -168,7 +168,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
   }
 
   return async function refresh(input) {
-    const parts = parseRefreshToken(input.refreshToken);
+    const parts = parseOpaqueToken(input.refreshToken);
     if (!parts) throw invalidGrant('malformed refresh token');
     const now = clock.now();
     const outcome = await stores.transaction((tx) => rotate(tx, parts, input, now));

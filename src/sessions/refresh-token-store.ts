@@ -1,4 +1,4 @@
-import type { Session } from '../sessions/session.js';
+import type { Session } from './session.js';
 import type { User } from '../users/user.js';
 
 export interface RefreshTokenRecord {

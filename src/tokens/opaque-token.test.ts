@@ -1,23 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { generateRefreshToken, hashRefreshSecret, parseRefreshToken, refreshSecretMatches } from './refresh-token.js';
+import { generateOpaqueToken, hashTokenSecret, parseOpaqueToken, tokenSecretMatches } from './opaque-token.js';
 
 describe('refresh tokens', () => {
   it('are <128-bit id>.<256-bit secret> and only the secret hash is kept', () => {
-    const token = generateRefreshToken();
+    const token = generateOpaqueToken();
     assert.match(token.token, /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
     assert.equal(Buffer.from(token.secret, 'base64url').length, 32);
     assert.equal(Buffer.from(token.id, 'base64url').length, 16);
-    assert.equal(token.secretHash, hashRefreshSecret(token.secret));
+    assert.equal(token.secretHash, hashTokenSecret(token.secret));
     assert.ok(!token.secretHash.includes(token.secret));
-    assert.deepEqual(parseRefreshToken(token.token), { id: token.id, secret: token.secret });
-    assert.equal(refreshSecretMatches(token.secret, token.secretHash), true);
-    assert.equal(refreshSecretMatches(generateRefreshToken().secret, token.secretHash), false);
-    assert.notEqual(generateRefreshToken().token, token.token);
+    assert.deepEqual(parseOpaqueToken(token.token), { id: token.id, secret: token.secret });
+    assert.equal(tokenSecretMatches(token.secret, token.secretHash), true);
+    assert.equal(tokenSecretMatches(generateOpaqueToken().secret, token.secretHash), false);
+    assert.notEqual(generateOpaqueToken().token, token.token);
   });
 
   it('parses nothing that is not exactly of that shape', () => {
-    const { token } = generateRefreshToken();
+    const { token } = generateOpaqueToken();
     for (const bad of [
       undefined,
       null,
@@ -33,7 +33,7 @@ describe('refresh tokens', () => {
       `${'a'.repeat(22)}.${'b'.repeat(42)}/`,
       'x'.repeat(100_000),
     ]) {
-      assert.equal(parseRefreshToken(bad), undefined, String(bad).slice(0, 30));
+      assert.equal(parseOpaqueToken(bad), undefined, String(bad).slice(0, 30));
     }
   });
 });
