@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseConfig } from '../src/config/load.js';
 import { buildApp } from '../src/server/app.js';
-import { createTessera } from '../src/service.js';
+import { createTessera } from '../src/app/create-tessera.js';
 import { openPostgresDb } from '../src/store/sql/postgres-db.js';
 
 const [url, schema] = process.argv.slice(2) as [string, string];

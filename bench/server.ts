@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { parseConfig } from '../src/config/load.js';
 import { buildApp } from '../src/server/app.js';
-import { createTessera } from '../src/service.js';
+import { createTessera } from '../src/app/create-tessera.js';
 import { openPostgresDb } from '../src/store/sql/postgres-db.js';
 
 const [url, schema, tokenFile, distinctCount, chains, users] = process.argv.slice(2) as [string, string, string, string, string, string];

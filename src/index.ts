@@ -1,4 +1,4 @@
-export { createTessera, type Tessera, type TesseraDeps } from './service.js';
+export { createTessera, type Tessera, type TesseraDeps } from './app/create-tessera.js';
 export { buildApp, type AppOptions } from './server/app.js';
 export { loadConfig, parseConfig } from './config/load.js';
 export { ConfigError, type Config } from './config/config.js';

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, it, mock } from 'node:test';
 import { ManualClock } from '../clock.js';
 import { createLogger } from '../server/logger.js';
-import { createTessera } from '../service.js';
+import { createTessera } from '../app/create-tessera.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import { testConfig, testSecret } from '../test-support/config.js';
 import { testBackends } from '../test-support/databases.js';

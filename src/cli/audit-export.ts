@@ -4,7 +4,7 @@ import { auditKeys } from '../audit/keys.js';
 import { auditExportFormats, exportAuditRecords, type AuditExportFormat } from '../audit/export.js';
 import { parseAuditFilter } from '../audit/query.js';
 import { loadConfig } from '../config/load.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../app/storage.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import { upgradeDatabase } from '../store/sql/upgrade.js';
 import { isAuthError } from '../errors/auth-error.js';

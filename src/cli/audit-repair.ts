@@ -1,6 +1,6 @@
 import { auditKeys } from '../audit/keys.js';
 import { loadConfig } from '../config/load.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../app/storage.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import { upgradeDatabase } from '../store/sql/upgrade.js';
 import { UsageError } from './help.js';

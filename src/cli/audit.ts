@@ -3,7 +3,7 @@ import { auditKeys } from '../audit/keys.js';
 import type { ChainVerification } from '../audit/store.js';
 import { chainBreakExplanations, checkHead } from '../audit/verification.js';
 import { loadConfig } from '../config/load.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../app/storage.js';
 import { sqlAuditStore } from '../store/sql/audit-store.js';
 import type { Queryable } from '../store/sql/db.js';
 import { upgradeDatabase } from '../store/sql/upgrade.js';

@@ -1,7 +1,7 @@
 import { auditKeys } from '../audit/keys.js';
 import { loadConfig } from '../config/load.js';
 import { upgradeDatabase } from '../store/sql/upgrade.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../app/storage.js';
 import { UsageError } from './help.js';
 
 export async function migrateCommand(args: string[]): Promise<number> {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { loadConfig } from '../config/load.js';
 import { buildApp } from '../server/app.js';
 import { createLogger } from '../server/logger.js';
-import { createTessera } from '../service.js';
+import { createTessera } from '../app/create-tessera.js';
 import { UsageError } from './help.js';
 
 /** How long in-flight requests get to finish after SIGTERM/SIGINT. */

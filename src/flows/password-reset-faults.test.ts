@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../clock.js';
 import { buildApp } from '../server/app.js';
 import { createLogger } from '../server/logger.js';
-import { createTessera } from '../service.js';
+import { createTessera } from '../app/create-tessera.js';
 import { createRedisHotState } from '../store/hot/redis-hot-state.js';
 import { testConfig } from '../test-support/config.js';
 import { databaseUrl, postgresBackend, type TestDatabase } from '../test-support/databases.js';

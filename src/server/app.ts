@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Tessera } from '../service.js';
+import type { Tessera } from '../app/create-tessera.js';
 import { AuthError } from '../errors/auth-error.js';
 import { registerErrorHandling, sendError } from './plugins/errors.js';
 import { baselineSecurityHeaders, registerRequestContext, requestIdFor } from './plugins/request-context.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createTessera } from '../service.js';
+import { createTessera } from '../app/create-tessera.js';
 import { strongPassword } from '../test-support/app.js';
 import { testConfig } from '../test-support/config.js';
 import { pgliteBackend } from '../test-support/databases.js';

@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../store/sql/db.js';
 import { buildApp, type AppOptions } from '../server/app.js';
 import { guardAuditAgainstSecrets } from './audit-secrets.js';
-import { createTessera, type Tessera } from '../service.js';
+import { createTessera, type Tessera } from '../app/create-tessera.js';
 import { testConfig } from './config.js';
 import type { TestBackend } from './databases.js';
 import { openTestHotState } from './hot-state.js';

@@ -7,7 +7,7 @@ import { parseExpectedHead } from '../../audit/head.js';
 import { chainBreakExplanations, type AuditVerificationReport } from '../../audit/verification.js';
 import { AuthError } from '../../errors/auth-error.js';
 import { decodeAuditCursor, encodeAuditCursor, parseAuditFilter, parseAuditLimit } from '../../audit/query.js';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import { requireAdmin } from '../plugins/auth-context.js';
 import { AuditExportQuery, AuditListQuery, AuditPage, AuditVerification, AuditVerifyQuery } from '../schemas/audit.js';
 import { errorResponses } from '../schemas/common.js';

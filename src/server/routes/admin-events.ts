@@ -3,7 +3,7 @@ import { auditRecordView } from '../../audit/export.js';
 import type { ChainedAuditRecord } from '../../audit/record.js';
 import { createAuditTail } from '../../audit/tail.js';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import { bearerToken, requireAdmin } from '../plugins/auth-context.js';
 import { baselineSecurityHeaders } from '../plugins/request-context.js';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
 import type { Incident } from '../../incidents/incident.js';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import { isUuid } from '../../store/sql/uuid.js';
 import { requireAdmin } from '../plugins/auth-context.js';
 import { errorResponses } from '../schemas/common.js';

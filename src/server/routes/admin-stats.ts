@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import { requireAdmin } from '../plugins/auth-context.js';
 import { errorResponses } from '../schemas/common.js';
 

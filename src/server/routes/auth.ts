@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import type { Session } from '../../sessions/session.js';
 import type { User } from '../../users/user.js';
 import { requireAuth } from '../plugins/auth-context.js';

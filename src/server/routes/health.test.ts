@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { buildApp } from '../../server/app.js';
-import { createTessera } from '../../service.js';
+import { createTessera } from '../../app/create-tessera.js';
 import { startTestApp } from '../../test-support/app.js';
 import { testConfig } from '../../test-support/config.js';
 import { databaseUrl, pgliteBackend, uniqueSchema, withAdminPool } from '../../test-support/databases.js';

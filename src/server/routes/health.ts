@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import { NotReadyError, type Tessera } from '../../service.js';
+import { type Tessera } from '../../app/create-tessera.js';
+import { NotReadyError } from '../../app/storage.js';
 import { ErrorResponse } from '../schemas/common.js';
 
 const readinessTimeoutMs = 2000;

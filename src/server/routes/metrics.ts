@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import { ErrorResponse } from '../schemas/common.js';
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();

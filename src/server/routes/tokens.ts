@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import { parseOpaqueToken, tokenSecretMatches } from '../../tokens/opaque-token.js';
 import { bearerToken, tokenOrigin } from '../plugins/auth-context.js';
 import { acceptFormBodies } from '../plugins/form-body.js';

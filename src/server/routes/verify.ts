@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AuthError, isAuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 import { isSessionActive } from '../../sessions/session.js';
 import type { AccessTokenClaims } from '../../tokens/access-token.js';
 import { parseOpaqueToken, tokenSecretMatches } from '../../tokens/opaque-token.js';

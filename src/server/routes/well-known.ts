@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Tessera } from '../../service.js';
+import type { Tessera } from '../../app/create-tessera.js';
 
 /** How long verifiers may cache the JWKS; a new key is published well before it signs. */
 export const jwksMaxAgeSeconds = 300;

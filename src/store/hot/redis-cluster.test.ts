@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../clock.js';
 import { buildApp } from '../../server/app.js';
-import { createTessera } from '../../service.js';
+import { createTessera } from '../../app/create-tessera.js';
 import { testConfig } from '../../test-support/config.js';
 import { databaseUrl, postgresBackend, type TestDatabase } from '../../test-support/databases.js';
 import { keysPerNode, startOwnRedisCluster, type OwnRedisCluster } from '../../test-support/redis-cluster.js';
-import { openHotState } from '../../service.js';
+import { openHotState } from '../../app/storage.js';
 
 const password = 'correct horse battery staple';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

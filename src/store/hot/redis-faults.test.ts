@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { databaseUrl, postgresBackend, type TestDatabase } from '../../test-support/databases.js';
 import { startOwnRedis, type OwnRedis } from '../../test-support/redis-server.js';
-import { createTessera } from '../../service.js';
+import { createTessera } from '../../app/create-tessera.js';
 import { buildApp } from '../../server/app.js';
 import { testConfig } from '../../test-support/config.js';
 import { createRedisHotState } from './redis-hot-state.js';

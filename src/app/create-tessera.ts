@@ -1,48 +1,46 @@
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { createAccessVerifier, type AccessVerifier } from './auth/access-verifier.js';
-import { createAuthenticate, type Authenticate } from './flows/authenticate.js';
-import { createChangePassword, type ChangePassword } from './flows/change-password.js';
-import { createLogin, type Login } from './flows/login.js';
-import { createPasswordReset, type PasswordReset } from './flows/password-reset.js';
-import { createMailTransport } from './outbox/transports.js';
-import { sqlOutboxStore } from './store/sql/outbox-store.js';
-import { createRowCleanup, type RowCleanup } from './store/cleanup.js';
-import { systemClock, type Clock } from './clock.js';
-import { ConfigError, type Config } from './config/config.js';
-import { isAuthError } from './errors/auth-error.js';
-import { createChainAlarm } from './audit/chain-alarm.js';
-import { startAuditHeadPublisher, type AuditHeadPublisher } from './audit/head-publisher.js';
-import { auditKeys } from './audit/keys.js';
-import { createAuditVerification, type AuditVerification } from './audit/verification.js';
-import { createAuditChainer, type AuditChainer } from './audit/chainer.js';
-import { createAuditRecorder } from './audit/recorder.js';
-import { AuditChainBrokenError } from './audit/store.js';
-import { startAuditRetention, type AuditRetention } from './audit/retention.js';
-import { createDetector, type Detector } from './detection/detector.js';
-import { createStatsService, type StatsService } from './stats/stats.js';
-import { createEventBus, type EventBus } from './events/bus.js';
-import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { createIncidentService, type IncidentService } from './incidents/service.js';
-import { createIpBlocks, type IpBlocks } from './protection/ip-blocks.js';
-import { KeyRing } from './keys/key-ring.js';
-import { createSealer } from './keys/sealer.js';
-import { createHibpBreachChecker, createOfflineBreachChecker } from './passwords/breach.js';
-import { createPasswordHasher } from './passwords/hasher.js';
-import { createPasswordPolicy } from './passwords/policy.js';
-import { createLoginProtection, type LoginProtection } from './protection/login-protection.js';
-import { createRevocationService, type RevocationService } from './revocation/service.js';
-import { createRefresh, type Refresh } from './flows/refresh.js';
-import { createSessionService, type SessionService } from './sessions/service.js';
-import type { HotState } from './store/hot/hot-state.js';
-import { createMemoryHotState } from './store/hot/memory-hot-state.js';
-import type { Db } from './store/sql/db.js';
-import { upgradeDatabase } from './store/sql/upgrade.js';
-import { openPgliteDb } from './store/sql/pglite-db.js';
-import { sqlStores } from './store/sql/sql-stores.js';
-import type { StoreSet } from './store/stores.js';
-import { createAccessTokens, type AccessTokens } from './tokens/access-token.js';
-import { createUserService, type UserService } from './users/service.js';
+import type { AuditChainer } from '../audit/chainer.js';
+import type { AuditHeadPublisher } from '../audit/head-publisher.js';
+import type { AuditRetention } from '../audit/retention.js';
+import type { RowCleanup } from '../store/cleanup.js';
+import { startBackground } from './background.js';
+import { NotReadyError, openDatabase, openHotState } from './storage.js';
+import { createAccessVerifier, type AccessVerifier } from '../auth/access-verifier.js';
+import { createAuthenticate, type Authenticate } from '../flows/authenticate.js';
+import { createChangePassword, type ChangePassword } from '../flows/change-password.js';
+import { createLogin, type Login } from '../flows/login.js';
+import { createPasswordReset, type PasswordReset } from '../flows/password-reset.js';
+import { createMailTransport } from '../outbox/transports.js';
+import { sqlOutboxStore } from '../store/sql/outbox-store.js';
+import { systemClock, type Clock } from '../clock.js';
+import { ConfigError, type Config } from '../config/config.js';
+import { isAuthError } from '../errors/auth-error.js';
+import { createChainAlarm } from '../audit/chain-alarm.js';
+import { auditKeys } from '../audit/keys.js';
+import { createAuditVerification, type AuditVerification } from '../audit/verification.js';
+import { createAuditRecorder } from '../audit/recorder.js';
+import { createDetector, type Detector } from '../detection/detector.js';
+import { createStatsService, type StatsService } from '../stats/stats.js';
+import { createEventBus, type EventBus } from '../events/bus.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { createIncidentService, type IncidentService } from '../incidents/service.js';
+import { createIpBlocks, type IpBlocks } from '../protection/ip-blocks.js';
+import { KeyRing } from '../keys/key-ring.js';
+import { createSealer } from '../keys/sealer.js';
+import { createHibpBreachChecker, createOfflineBreachChecker } from '../passwords/breach.js';
+import { createPasswordHasher } from '../passwords/hasher.js';
+import { createPasswordPolicy } from '../passwords/policy.js';
+import { createLoginProtection, type LoginProtection } from '../protection/login-protection.js';
+import { createRevocationService, type RevocationService } from '../revocation/service.js';
+import { createRefresh, type Refresh } from '../flows/refresh.js';
+import { createSessionService, type SessionService } from '../sessions/service.js';
+import type { HotState } from '../store/hot/hot-state.js';
+import type { Db } from '../store/sql/db.js';
+import { upgradeDatabase } from '../store/sql/upgrade.js';
+import { sqlStores } from '../store/sql/sql-stores.js';
+import type { StoreSet } from '../store/stores.js';
+import { createAccessTokens, type AccessTokens } from '../tokens/access-token.js';
+import { createUserService, type UserService } from '../users/service.js';
 
 /** A running Tessera: every feature service, wired once. The HTTP layer only calls these. */
 export interface Tessera {
@@ -98,59 +96,11 @@ export interface TesseraDeps {
   audit?: boolean;
 }
 
-/** Which backing store did not answer a readiness check. */
-export class NotReadyError extends Error {
-  constructor(
-    readonly component: 'database' | 'redis',
-    cause: unknown,
-  ) {
-    super(`${component} unreachable`, { cause });
-    this.name = 'NotReadyError';
-  }
-}
-
 /** Verification leeway for exp, nbf and iat (SPEC §2). */
 const leewaySeconds = 30;
 
 /** Records of client-repeatable events (rate_limited, token.rejected, access.denied) per type and IP. */
 const auditSample = { points: 10, windowSeconds: 600 };
-
-/** How often the outbox retries undelivered messages. */
-const outboxIntervalMs = 5_000;
-
-/** How often expired grace-window pairs are erased. */
-const sealedSweepIntervalMs = 15_000;
-
-/** How often each instance deletes rows past their clean-up margin (src/store/cleanup.ts). */
-const rowCleanupIntervalMs = 10 * 60_000;
-
-/** How often each instance re-reads the published signing keys. */
-const keyReloadIntervalMs = 60_000;
-
-/** Opens the database the config names: PostgreSQL with DATABASE_URL, else embedded PGlite. */
-export async function openDatabase(config: Config, logger?: Logger): Promise<Db> {
-  if (config.databaseUrl !== undefined) {
-    // Loaded only when used: the client libraries cost a few hundred ms of every start without them.
-    const { openPostgresDb } = await import('./store/sql/postgres-db.js');
-    return openPostgresDb({
-      connectionString: config.databaseUrl,
-      onError: (error) => logger?.error({ err: error }, 'idle database connection failed'),
-    });
-  }
-  return openPgliteDb({ dataDir: resolve(config.dataDir, 'pgdata') });
-}
-
-/** Opens the hot state the config names: Redis with REDIS_URL, else in-process. */
-export async function openHotState(config: Config, logger?: Logger): Promise<HotState> {
-  if (config.redisUrl === undefined) return createMemoryHotState();
-  const { createRedisHotState } = await import('./store/hot/redis-hot-state.js');
-  return createRedisHotState({
-    url: config.redisUrl,
-    cluster: config.redisCluster,
-    prefix: config.redisPrefix,
-    onError: (error) => logger?.warn({ err: error }, 'redis connection error'),
-  });
-}
 
 /** The composition root: opens storage, migrates, loads keys and revocations, creates the bootstrap admin. */
 export async function createTessera(config: Config, deps: TesseraDeps = {}): Promise<Tessera> {
@@ -271,9 +221,10 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       sessionIdleMs: config.refreshTtlMs,
       databaseKind: db.kind,
     });
+    const outbox = sqlOutboxStore(db);
     const passwordReset = createPasswordReset({
       stores,
-      outbox: sqlOutboxStore(db),
+      outbox,
       transport: createMailTransport(config, logger, () => clock.now()),
       sealer: createSealer(config.secret, 'outbox'),
       hasher,
@@ -292,63 +243,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
     });
     if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, logger);
 
-    // Other instances may rotate keys, and retired keys leave JWKS when their time is up.
-    const keyReload = setInterval(() => {
-      keyRing.reload().catch((error: unknown) => logger?.warn({ err: error }, 'signing key reload failed'));
-    }, keyReloadIntervalMs);
-    keyReload.unref();
-    // A sealed successor pair is only needed during the grace window: erase it after.
-    const sealedSweep = setInterval(() => {
-      stores.refreshTokens
-        .clearSealedBefore(new Date(clock.now() - config.refreshReuseGraceMs - 1000))
-        .catch((error: unknown) => logger?.warn({ err: error }, 'clearing expired grace pairs failed'));
-    }, sealedSweepIntervalMs);
-    sealedSweep.unref();
-    // Retries of the outbox (reset mail): anything due, on every instance (SKIP LOCKED).
-    const outboxTimer = setInterval(() => {
-      passwordReset.deliver().catch((error: unknown) => logger?.warn({ err: error }, 'outbox delivery failed'));
-    }, outboxIntervalMs);
-    outboxTimer.unref();
-    // Expired rows, on every instance: each delete skips rows another instance holds.
-    const rowCleanup = createRowCleanup({ stores, outbox: sqlOutboxStore(db), clock });
-    let sweeping: Promise<unknown> | undefined;
-    const cleanupTimer = setInterval(() => {
-      sweeping ??= rowCleanup
-        .sweep()
-        .catch((error: unknown) => logger?.warn({ err: error }, 'row clean-up failed'))
-        .finally(() => (sweeping = undefined));
-    }, rowCleanupIntervalMs);
-    cleanupTimer.unref();
-    // Audit retention (TESSERA_AUDIT_RETENTION): shortly after start, then hourly; unref'd timers.
-    const auditRetention = startAuditRetention({
-      audit: stores.audit,
-      clock,
-      retentionMs: config.auditRetentionMs,
-      onPruned: (result) => logger?.info({ removed: result.removed, throughSeq: result.throughSeq }, 'expired audit records removed'),
-      onRefused: (broken) => chainAlarm(broken, 'retention'),
-      onError: (error) => logger?.warn({ err: error }, 'audit retention failed'),
-    });
-    // One instance per interval: a shared window a little shorter than it, so the next tick is free.
-    const headTurn = hotState.rateLimiter('audit-head', 1, Math.floor((config.auditHeadIntervalMs * 0.9) / 1000));
-    const auditHead = startAuditHeadPublisher({
-      audit: stores.audit,
-      keys,
-      clock,
-      intervalMs: config.auditHeadIntervalMs,
-      claim: async () => (await headTurn.consume('head')).allowed,
-      // Not `token`: the logger redacts that key, and operators copy this one to --expect-head.
-      publish: (head) => logger?.info({ seq: head.seq, hash: head.hash, at: head.at, mac: head.mac, head_token: head.token }, 'audit head'),
-      onError: (error) => {
-        if (error instanceof AuditChainBrokenError) void chainAlarm(error.broken, 'head').catch(() => undefined);
-        else logger?.warn({ err: error }, 'publishing the audit head failed');
-      },
-    });
-    // Recorded events join the hash chain just after their transaction commits (ADR 005).
-    const auditChain = createAuditChainer({ audit: stores.audit, logger, onRejected: (broken) => chainAlarm(broken, 'chaining') });
-    // Only recorded events leave anything to chain (a sampled-out flood must not schedule runs).
-    const stopChaining = events.subscribe((_event, recorded) => {
-      if (recorded) auditChain.trigger();
-    });
+    const background = startBackground({ config, clock, logger, stores, outbox, hotState, events, keyRing, keys, passwordReset, chainAlarm });
     const hot = hotState;
 
     return {
@@ -369,11 +264,11 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       ipBlocks,
       detection,
       stats,
-      auditChain,
-      auditRetention,
-      auditHead,
-      auditVerification: createAuditVerification({ audit: stores.audit, keys, flush: () => auditChain.flush(), now: () => clock.now() }),
-      rowCleanup,
+      auditChain: background.auditChain,
+      auditRetention: background.auditRetention,
+      auditHead: background.auditHead,
+      auditVerification: createAuditVerification({ audit: stores.audit, keys, flush: () => background.auditChain.flush(), now: () => clock.now() }),
+      rowCleanup: background.rowCleanup,
       protection,
       passwordReset,
       changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
@@ -388,15 +283,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
         });
       },
       async close() {
-        clearInterval(keyReload);
-        clearInterval(sealedSweep);
-        clearInterval(outboxTimer);
-        clearInterval(cleanupTimer);
-        await sweeping;
-        await auditRetention.stop();
-        await auditHead.stop();
-        stopChaining();
-        await auditChain.stop();
+        await background.stop();
         metrics.close();
         detection.stop();
         stats.stop();
