@@ -1,11 +1,12 @@
 // npm run bench: throughput of Tessera's hot paths as ratios against baselines measured in the
 // same run on this machine, written to docs/benchmarks.md. Needs PostgreSQL (DATABASE_URL,
-// default postgres://postgres@127.0.0.1:5432/test); everything listens on 127.0.0.1 and stops
-// by itself. BENCH_ROUNDS (default 3) and BENCH_SECONDS (default 5) set the effort.
-import { spawn } from 'node:child_process';
+// default postgres://postgres@127.0.0.1:5432/test) and, for verification, wrk (Debian: apt-get
+// install wrk); everything listens on 127.0.0.1 and stops by itself. BENCH_ROUNDS (default 3) and
+// BENCH_SECONDS (default 5) set the effort.
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus, tmpdir, totalmem, loadavg } from 'node:os';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,6 @@ import autocannon from 'autocannon';
 import { hash, verify } from '@node-rs/argon2';
 import pg from 'pg';
 
-/** BENCH_ONLY=verify,refresh,login,audit narrows the run (for profiling); the report needs all four. */
 const only = (part: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(part);
 const url = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -55,35 +55,85 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-async function startServer(schema: string, audit = true): Promise<{ port: number; pid: number; tokens: Tokens; stop(): Promise<void> }> {
-  const file = join(tmpdir(), `tessera-bench-${randomBytes(4).toString('hex')}.json`);
+interface BenchProcess {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `bench/<script>` in its own Node.js process and waits for its `ready <port>` line. */
+async function startProcess(script: string, args: string[], env: Record<string, string> = {}): Promise<BenchProcess> {
   const child = spawn(
     process.execPath,
     [
       ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
       '--import',
       import.meta.resolve('tsx'),
-      join(root, 'bench/server.ts'), url, schema, file, String(distinctTokens), String(chains), '50'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production', BENCH_AUDIT: audit ? 'on' : 'off' } },
+      join(root, 'bench', script),
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production', ...env } },
   );
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`bench/${script} exited with ${code}`)));
     lines.on('line', (line) => {
-      const match = /^ready (\d+) /.exec(line);
+      const match = /^ready (\d+)/.exec(line);
       if (match) resolve(Number(match[1]));
     });
   });
-  const tokens = JSON.parse(readFileSync(file, 'utf8')) as Tokens;
-  rmSync(file);
   return {
     port,
     pid: child.pid!,
-    tokens,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     },
+  };
+}
+
+/** A Tessera (bench/server.ts) with its tokens; its log goes to `log`. */
+async function startServer(schema: string, audit = true, log = '/dev/null'): Promise<BenchProcess & { tokens: Tokens }> {
+  const file = join(tmpdir(), `tessera-bench-${randomBytes(4).toString('hex')}.json`);
+  const server = await startProcess('server.ts', [url, schema, file, String(distinctTokens), String(chains), '50'], {
+    BENCH_AUDIT: audit ? 'on' : 'off',
+    BENCH_LOG: log,
+  });
+  const tokens = JSON.parse(readFileSync(file, 'utf8')) as Tokens;
+  rmSync(file);
+  return { ...server, tokens };
+}
+
+interface WrkResult {
+  requestsPerSecond: number;
+  p99Ms: number;
+  /** Server CPU time (user + system, every thread) per request, µs. */
+  cpuPerRequest: number;
+  requests: number;
+}
+
+/**
+ * One wrk run (one thread, `connections` connections) against a server process; with `tokenFile`,
+ * each request carries the next token of the file (bench/wrk.lua).
+ */
+function wrk(target: { port: number; pid: number }, path: string, options: { headers?: Record<string, string>; tokenFile?: string; seconds?: number } = {}): WrkResult {
+  const args = ['-t1', `-c${connections}`, `-d${options.seconds ?? seconds}s`, '--timeout', '5s', '-s', join(root, 'bench/wrk.lua')];
+  for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  args.push(`http://127.0.0.1:${target.port}${path}`);
+  const cpuBefore = cpuSeconds(target.pid);
+  const output = execFileSync('wrk', args, { encoding: 'utf8', env: { ...process.env, ...(options.tokenFile ? { WRK_TOKENS: options.tokenFile } : {}) } });
+  const cpu = cpuSeconds(target.pid) - cpuBefore;
+  const line = output.split('\n').find((l) => l.startsWith('{"requests"'));
+  if (!line) throw new Error(`wrk printed no summary:\n${output}`);
+  const summary = JSON.parse(line) as { requests: number; durationUs: number; non2xx: number; errors: number; p99Us: number };
+  if (summary.non2xx + summary.errors > 0 || summary.requests === 0) {
+    throw new Error(`${path}: ${summary.non2xx} non-2xx and ${summary.errors} socket errors of ${summary.requests}`);
+  }
+  return {
+    requestsPerSecond: summary.requests / (summary.durationUs / 1e6),
+    p99Ms: summary.p99Us / 1000,
+    cpuPerRequest: (cpu / summary.requests) * 1e6,
+    requests: summary.requests,
   };
 }
 
@@ -260,52 +310,72 @@ async function auditCost(record: (key: string, value: number) => void): Promise<
   }
 }
 
+/**
+ * (a) GET /auth/verify against a bare node:http server and a bare Fastify server, each in its own
+ * process, loaded one at a time by wrk and interleaved per round.
+ */
+async function verifyCost(server: BenchProcess & { tokens: Tokens }, log: string, record: (key: string, value: number) => void): Promise<void> {
+  const tokenFile = join(tmpdir(), `tessera-bench-tokens-${randomBytes(4).toString('hex')}.txt`);
+  writeFileSync(tokenFile, `${server.tokens.accessTokens.join('\n')}\n`);
+  const baselines: BenchProcess[] = [];
+  try {
+    baselines.push(await startProcess('bare-node.ts', []), await startProcess('bare-fastify.ts', []));
+    const [node, fastify] = baselines as [BenchProcess, BenchProcess];
+    const bearer = { authorization: `Bearer ${server.tokens.accessTokens[0]}` };
+    const variants = {
+      node: () => wrk(node, '/bench/bare'),
+      fastify: () => wrk(fastify, '/bench/bare'),
+      same: () => wrk(server, '/auth/verify', { headers: bearer }),
+      distinct: () => wrk(server, '/auth/verify', { tokenFile }),
+    };
+    // Warm-up (not recorded): the JIT has compiled the hot paths before the first round.
+    wrk(node, '/bench/bare', { seconds: 2 });
+    wrk(fastify, '/bench/bare', { seconds: 2 });
+    wrk(server, '/auth/verify', { headers: bearer, seconds: 2 });
+    for (let round = 0; round < rounds; round += 1) {
+      const results: Partial<Record<keyof typeof variants, WrkResult>> = {};
+      for (const [name, run] of Object.entries(variants) as [keyof typeof variants, () => WrkResult][]) {
+        const logBefore = statSync(log).size;
+        const result = run();
+        results[name] = result;
+        record(name, result.requestsPerSecond);
+        record(`${name}P99`, result.p99Ms);
+        record(`${name}Cpu`, result.cpuPerRequest);
+        if (name === 'same' || name === 'distinct') record(`${name}LogBytes`, (statSync(log).size - logBefore) / result.requests);
+      }
+      for (const name of ['fastify', 'same', 'distinct'] as const) record(`${name}Ratio`, results[name]!.requestsPerSecond / results.node!.requestsPerSecond);
+      if (process.env.BENCH_ONLY) {
+        console.log(
+          Object.entries(results)
+            .map(([name, r]) => `${name} ${Math.round(r.requestsPerSecond)}/s ${Math.round(r.cpuPerRequest)} µs`)
+            .join(', '),
+        );
+      }
+    }
+  } finally {
+    for (const baseline of baselines) await baseline.stop();
+    rmSync(tokenFile, { force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  const loadBefore = loadavg();
   const schema = `tessera_bench_${randomBytes(4).toString('hex')}`;
+  const log = join(tmpdir(), `tessera-bench-${randomBytes(4).toString('hex')}.log`);
+  writeFileSync(log, '');
   await withPool((pool) => pool.query(`CREATE SCHEMA ${schema}`));
-  const server = await startServer(schema).catch(async (error: unknown) => {
+  const server = await startServer(schema, true, log).catch(async (error: unknown) => {
     await withPool((pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
     throw error;
   });
   serverPid = server.pid;
   const base = `http://127.0.0.1:${server.port}`;
-  const { accessTokens, refreshTokens, users, password } = server.tokens;
+  const { refreshTokens, users, password } = server.tokens;
   const rows: Record<string, number[]> = {};
   const record = (key: string, value: number) => (rows[key] ??= []).push(value);
 
   try {
-    // (a) verification against the bare route, interleaved per round.
-    for (let round = 0; round < (only('verify') ? rounds : 0); round += 1) {
-      const bare = await cannon({ url: `${base}/bench/bare` });
-      assertClean('bare', bare);
-      const same = await cannon({ url: `${base}/auth/verify`, headers: { authorization: `Bearer ${accessTokens[0]}` } });
-      assertClean('verify same', same);
-      let next = 0;
-      const distinct = await cannon({
-        url: `${base}/auth/verify`,
-        requests: [
-          {
-            setupRequest: (request) => ({
-              ...request,
-              headers: { ...request.headers, authorization: `Bearer ${accessTokens[next++ % accessTokens.length]}` },
-            }),
-          },
-        ],
-      });
-      assertClean('verify distinct', distinct);
-      record('bare', bare.requests.average);
-      record('same', same.requests.average);
-      record('distinct', distinct.requests.average);
-      record('sameRatio', same.requests.average / bare.requests.average);
-      record('distinctRatio', distinct.requests.average / bare.requests.average);
-      record('bareP99', bare.latency.p99);
-      record('sameP99', same.latency.p99);
-      record('distinctP99', distinct.latency.p99);
-      record('bareCpu', bare.cpuPerRequest);
-      record('sameCpu', same.cpuPerRequest);
-      record('distinctCpu', distinct.cpuPerRequest);
-      if (process.env.BENCH_ONLY) console.log(`bare ${Math.round(bare.requests.average)} same ${Math.round(same.requests.average)} distinct ${Math.round(distinct.requests.average)}; CPU µs ${Math.round(bare.cpuPerRequest)} ${Math.round(same.cpuPerRequest)} ${Math.round(distinct.cpuPerRequest)}`);
-    }
+    if (only('verify')) await verifyCost(server, log, record);
 
     // (b) refresh rotation: a shared queue of live refresh tokens; each is presented exactly once
     // and its successor goes back in the queue, so chains never collide (no reuse detection).
@@ -344,30 +414,45 @@ async function main(): Promise<void> {
     }
   } finally {
     await server.stop();
+    rmSync(log, { force: true });
     await withPool((pool) => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
   }
   if (only('audit')) await auditCost(record);
 
   const limiter = only('login') ? await limiterCost() : { memory: NaN, redis: undefined };
   const m = (key: string) => median(rows[key] ?? [NaN]);
+  const loadAfter = loadavg();
+  const us = (key: string) => `${fmt(m(key))} µs`;
+  const ms = (key: string) => m(key).toFixed(1);
   const report = `# Benchmarks
 
 Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
-Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version},
-load average before the run ${loadavg().map((n) => n.toFixed(2)).join(' ')}. PostgreSQL over loopback, in-process hot state.
-${rounds} rounds of ${seconds} s per variant, variants interleaved within each round; each figure is the median over
-rounds and each ratio the median of per-round ratios (variant and baseline measured in the same round).
-The server runs in its own process; autocannon (${connections} connections unless stated) shares the 2 cores with it.
-Absolute numbers move ±15 % between runs on this shared VM: read the ratios. What the profiles show, and
-why some targets are not met here: [performance.md](performance.md).
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version};
+load average ${loadBefore.map((n) => n.toFixed(2)).join(' ')} before the run, ${loadAfter.map((n) => n.toFixed(2)).join(' ')} after it.
+PostgreSQL over loopback, in-process hot state. ${rounds} rounds of ${seconds} s per variant, variants interleaved within
+each round; each figure is the median over rounds and each ratio the median of per-round ratios
+(variant and baseline measured in the same round). Every server runs in its own process; the load
+generator shares the 2 cores with it. Absolute numbers move ±15 % between runs on this shared VM:
+read the ratios. What the profiles show: [performance.md](performance.md).
 
-## Verification: GET /auth/verify against a bare route in the same server
+## Verification: GET /auth/verify against bare servers
 
-| variant | req/s | ratio to bare | p99 ms | target |
-| --- | ---: | ---: | ---: | --- |
-| bare Fastify route (\`GET /bench/bare\`) | ${fmt(m('bare'))} | 1.00× | ${m('bareP99')} | |
-| /auth/verify, one repeated token | ${fmt(m('same'))} | ${ratio(m('sameRatio'))} | ${m('sameP99')} | ≥ 0.80× |
-| /auth/verify, distinct tokens (${fmt(distinctTokens)}, more than the cache holds) | ${fmt(m('distinct'))} | ${ratio(m('distinctRatio'))} | ${m('distinctP99')} | ≥ 0.45× |
+Load generator: wrk, one thread, ${connections} connections. Tessera runs as \`tessera serve\` would: log level
+\`info\`, \`TESSERA_ACCESS_LOG\` at its default, the log written synchronously to a file. CPU per request is the
+server process's CPU time (user + system, every thread, from \`/proc/<pid>/stat\`) over the requests answered.
+
+| variant | req/s | ratio to bare node:http | server CPU per request | p99 ms | target |
+| --- | ---: | ---: | ---: | ---: | --- |
+| bare \`node:http\` server, a small JSON answer | ${fmt(m('node'))} | 1.00× | ${us('nodeCpu')} | ${ms('nodeP99')} | |
+| bare Fastify server, one JSON route | ${fmt(m('fastify'))} | ${ratio(m('fastifyRatio'))} | ${us('fastifyCpu')} | ${ms('fastifyP99')} | |
+| Tessera GET /auth/verify, one repeated token | ${fmt(m('same'))} | ${ratio(m('sameRatio'))} | ${us('sameCpu')} | ${ms('sameP99')} | ≥ 0.70× |
+| Tessera GET /auth/verify, distinct tokens (${fmt(distinctTokens)}, more than the cache holds) | ${fmt(m('distinct'))} | ${ratio(m('distinctRatio'))} | ${us('distinctCpu')} | ${ms('distinctP99')} | ≥ 0.40× |
+
+Log written per verification: ${m('sameLogBytes').toFixed(0)} bytes (repeated token), ${m('distinctLogBytes').toFixed(0)} bytes (distinct tokens).
+
+The sections below use autocannon (${connections} connections unless stated): each of their requests
+depends on the answer to an earlier one (a refresh presents the successor it was given), which
+autocannon's request hooks express directly, and their rates are far below what it can generate.
 
 ## Refresh rotation: POST /auth/refresh against the raw PostgreSQL rotation transaction
 

@@ -175,12 +175,12 @@ for (const backend of testBackends()) {
 
         // The chain verifies; an edit in the database is caught and named.
         await t.tessera.auditChain.flush();
-        const verified = await t.tessera.stores.audit.verify();
+        const verified = await t.stores.audit.verify();
         assert.equal(verified.broken, undefined);
         assert.ok(verified.records >= records.length);
         const tampered = records.find((r) => r.type === 'refresh_token.reused')!;
         await backendQuery(t, `UPDATE audit_log SET ip = '192.0.2.1' WHERE seq = $1`, [tampered.seq]);
-        const broken = await t.tessera.stores.audit.verify();
+        const broken = await t.stores.audit.verify();
         assert.equal(broken.broken?.seq, tampered.seq);
         assert.equal(broken.broken?.reason, 'hash_mismatch');
         await backendQuery(t, `UPDATE audit_log SET ip = '203.0.113.9' WHERE seq = $1`, [tampered.seq]);

@@ -89,6 +89,7 @@ export function startBackground(deps: BackgroundDeps): Background {
     audit: stores.audit,
     clock,
     retentionMs: config.auditRetentionMs,
+    events,
     onPruned: (result) => logger?.info({ removed: result.removed, throughSeq: result.throughSeq }, 'expired audit records removed'),
     onRefused: (broken) => chainAlarm(broken, 'retention'),
     onError: (error) => logger?.warn({ err: error }, 'audit retention failed'),

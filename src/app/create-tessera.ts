@@ -5,7 +5,7 @@ import type { AuditRetention } from '../audit/retention.js';
 import type { RowCleanup } from '../store/cleanup.js';
 import { startBackground } from './background.js';
 import { NotReadyError, openDatabase, openHotState } from './storage.js';
-import { createAccessVerifier, type AccessVerifier } from '../auth/access-verifier.js';
+import { createAccessVerifier, type AccessVerifier } from '../tokens/access-verifier.js';
 import { createAuthenticate, type Authenticate } from '../flows/authenticate.js';
 import { createChangePassword, type ChangePassword } from '../flows/change-password.js';
 import { createLogin, type Login } from '../flows/login.js';
@@ -18,6 +18,9 @@ import { isAuthError } from '../errors/auth-error.js';
 import { createChainAlarm } from '../audit/chain-alarm.js';
 import { auditKeys } from '../audit/keys.js';
 import { createAuditVerification, type AuditVerification } from '../audit/verification.js';
+import { createAuditReader, type AuditReader } from '../audit/reader.js';
+import { createIntrospect, type Introspect } from '../flows/introspect.js';
+import { createRevokeToken, type RevokeToken } from '../flows/revoke-token.js';
 import { createAuditRecorder } from '../audit/recorder.js';
 import { createDetector, type Detector } from '../detection/detector.js';
 import { createStatsService, type StatsService } from '../stats/stats.js';
@@ -35,6 +38,7 @@ import { createRevocationService, type RevocationService } from '../revocation/s
 import { createRefresh, type Refresh } from '../flows/refresh.js';
 import { createSessionService, type SessionService } from '../sessions/service.js';
 import type { HotState } from '../store/hot/hot-state.js';
+import type { RateLimiter } from '../store/hot/ports.js';
 import type { Db } from '../store/sql/db.js';
 import { upgradeDatabase } from '../store/sql/upgrade.js';
 import { sqlStores } from '../store/sql/sql-stores.js';
@@ -42,12 +46,13 @@ import type { StoreSet } from '../store/stores.js';
 import { createAccessTokens, type AccessTokens } from '../tokens/access-token.js';
 import { createUserService, type UserService } from '../users/service.js';
 
-/** A running Tessera: every feature service, wired once. The HTTP layer only calls these. */
+/**
+ * A running Tessera: every feature service, wired once. The HTTP layer only calls these; no
+ * store is reachable from here (`openTessera` hands them to tests and tools that need them).
+ */
 export interface Tessera {
   readonly config: Config;
   readonly clock: Clock;
-  readonly stores: StoreSet;
-  readonly hotState: HotState;
   readonly events: EventBus;
   readonly keyRing: KeyRing;
   readonly tokens: AccessTokens;
@@ -61,6 +66,12 @@ export interface Tessera {
   readonly passwordReset: PasswordReset;
   readonly refresh: Refresh;
   readonly authenticate: Authenticate;
+  /** RFC 7662: describes a token (the caller's right to ask is the route's check). */
+  readonly introspect: Introspect;
+  /** RFC 7009: revokes a refresh or access token its holder presents. */
+  readonly revokeToken: RevokeToken;
+  /** TESSERA_RATE_LIMIT_IP, per client network, shared by every instance. */
+  readonly ipRateLimiter: RateLimiter;
   /** Prometheus metrics of this instance (GET /metrics). */
   readonly metrics: Metrics;
   readonly incidents: IncidentService;
@@ -75,6 +86,8 @@ export interface Tessera {
   readonly auditHead: AuditHeadPublisher;
   /** Verifies the audit chain while the server runs (GET /admin/audit/verify), one run at a time. */
   readonly auditVerification: AuditVerification;
+  /** Search, export, head and live tail of the audit log (the admin API). */
+  readonly auditReader: AuditReader;
   /** Deletes expired outbox, reset-token, session and refresh-token rows (also on a timer). */
   readonly rowCleanup: RowCleanup;
   /** Resolves when every backing store answers; rejects naming the first that does not. */
@@ -102,8 +115,21 @@ const leewaySeconds = 30;
 /** Records of client-repeatable events (rate_limited, token.rejected, access.denied) per type and IP. */
 const auditSample = { points: 10, windowSeconds: 600 };
 
+/** A Tessera and the storage it runs on. */
+export interface OpenedTessera {
+  tessera: Tessera;
+  /** For the test harness and tools that act as someone with direct access to the data; never for routes. */
+  stores: StoreSet;
+  hotState: HotState;
+}
+
 /** The composition root: opens storage, migrates, loads keys and revocations, creates the bootstrap admin. */
 export async function createTessera(config: Config, deps: TesseraDeps = {}): Promise<Tessera> {
+  return (await openTessera(config, deps)).tessera;
+}
+
+/** `createTessera`, also handing back the stores and hot state it opened. */
+export async function openTessera(config: Config, deps: TesseraDeps = {}): Promise<OpenedTessera> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   // The dummy hash runs on a libuv thread while the database opens; ready still waits for it.
@@ -245,12 +271,11 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
 
     const background = startBackground({ config, clock, logger, stores, outbox, hotState, events, keyRing, keys, passwordReset, chainAlarm });
     const hot = hotState;
+    const auditReader = createAuditReader({ audit: stores.audit, chain: background.auditChain });
 
-    return {
+    const tessera: Tessera = {
       config,
       clock,
-      stores,
-      hotState: hot,
       events,
       keyRing,
       tokens,
@@ -274,6 +299,10 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
       changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
       refresh,
       authenticate: createAuthenticate({ verifier, stores, clock }),
+      introspect: createIntrospect({ verifier, sessions }),
+      revokeToken: createRevokeToken({ tokens, sessions, revocations }),
+      ipRateLimiter: hotState.rateLimiter('ip', config.ipRateLimit.points, config.ipRateLimit.windowMs / 1000),
+      auditReader,
       async ready() {
         await stores.ping().catch((error: unknown) => {
           throw new NotReadyError('database', error);
@@ -294,6 +323,7 @@ export async function createTessera(config: Config, deps: TesseraDeps = {}): Pro
         await stores.close();
       },
     };
+    return { tessera, stores, hotState: hot };
   } catch (error) {
     metrics.close();
     await hotState?.close().catch(() => undefined);

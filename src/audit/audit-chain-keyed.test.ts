@@ -191,7 +191,7 @@ for (const backend of testBackends()) {
         const anchors = await database.db.query<{ seq: string }>(`SELECT seq::text AS seq FROM audit_log WHERE type = 'audit.rekeyed'`);
         assert.equal(anchors.length, 1);
         assert.equal(Number(anchors[0]!.seq), (await seqOf(database.db, 'true')) + 4);
-        const verified = await t.tessera.stores.audit.verify();
+        const verified = await t.stores.audit.verify();
         assert.equal(verified.broken, undefined);
         assert.equal(verified.legacyThrough, (await seqOf(database.db, 'true')) + 3);
         assert.equal((await upgradeDatabase(database.db, keys, new Date())).rekeyed, undefined, 'a restart finds it keyed');

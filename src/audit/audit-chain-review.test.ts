@@ -66,7 +66,7 @@ for (const backend of testBackends()) {
         const rejected = await t.db.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_log WHERE type = 'audit.pending_rejected'`);
         assert.equal(rejected.length, 1);
         assert.equal((rejected[0]!.details.record as AuditRecord).type, 'audit.rekeyed');
-        const verified = await t.tessera.stores.audit.verify();
+        const verified = await t.stores.audit.verify();
         assert.equal(verified.broken?.reason, 'hash_mismatch');
         assert.equal(verified.legacyThrough, undefined);
         const incidents = await t.tessera.incidents.list({ type: 'audit_chain_broken', limit: 10 });

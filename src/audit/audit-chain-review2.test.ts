@@ -96,19 +96,19 @@ for (const backend of testBackends()) {
           const incidents = await rekeyIncidents(db);
           assert.equal(incidents.length, 1, 'the upgrade re-key raised the alarm');
           assert.equal(incidents[0]!.forced, false);
-          const verified = await t.tessera.stores.audit.verify();
+          const verified = await t.stores.audit.verify();
           assert.equal(verified.broken, undefined);
           assert.equal(verified.rekeyed?.forced, false);
           assert.equal(verified.rekeyed?.seq, (await seqs(db))[3]);
           assert.ok(verified.rekeyed?.at instanceof Date);
 
-          const forced = await t.tessera.stores.audit.forceRekey(new Date(Date.UTC(2030, 2, 1)));
+          const forced = await t.stores.audit.forceRekey(new Date(Date.UTC(2030, 2, 1)));
           assert.equal(forced.anchor.severity, 'critical');
           const after = await rekeyIncidents(db);
           assert.equal(after.length, 1, 'one open incident, updated');
           assert.equal(after[0]!.forced, true);
           assert.equal(after[0]!.seq, forced.anchor.seq);
-          assert.equal((await t.tessera.stores.audit.verify()).rekeyed?.seq, forced.anchor.seq);
+          assert.equal((await t.stores.audit.verify()).rekeyed?.seq, forced.anchor.seq);
         } finally {
           await t.close();
         }

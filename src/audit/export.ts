@@ -111,7 +111,7 @@ export interface AuditExportOptions {
  * anything is produced: a database failure then fails the request instead of a half-sent file.
  * Pull-based: a consumer that stops pulling (a closed connection) stops the queries.
  */
-export async function* exportAuditRecords(store: AuditStore, options: AuditExportOptions): AsyncGenerator<string, void, undefined> {
+export async function* exportAuditRecords(store: Pick<AuditStore, 'head' | 'scan'>, options: AuditExportOptions): AsyncGenerator<string, void, undefined> {
   const batchSize = options.batchSize ?? 1000;
   const encode = options.format === 'csv' ? csvRecord : jsonlRecord;
   const head = await store.head();

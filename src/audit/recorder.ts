@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { EventRecorder, SecurityEvent, SecurityEventType } from '../events/bus.js';
 import { AuthError, isAuthError } from '../errors/auth-error.js';
 import { networkOf } from '../protection/network.js';
-import type { RateLimiter } from '../store/hot/hot-state.js';
-import type { Stores } from '../store/stores.js';
+import type { RateLimiter } from '../store/hot/ports.js';
 import type { AuditOutcome, AuditRecord, AuditSeverity } from './record.js';
+import type { AuditQueue } from './store.js';
 
 interface Classification {
   outcome: AuditOutcome;
@@ -77,8 +77,8 @@ export function auditRecordOf(event: SecurityEvent, id: string = randomUUID()): 
 }
 
 export interface AuditRecorderOptions {
-  /** Root stores: records of events outside a transaction are appended in their own. */
-  stores: Stores;
+  /** The root audit log: records of events outside a transaction are queued on their own. */
+  stores: { audit: AuditQueue };
   /** Limits the records of sampled event types per type and IP. */
   sampler: RateLimiter;
   /** Observes each append's duration in seconds (metrics). */

@@ -21,6 +21,29 @@ async function seqs(t: TestApp): Promise<number[]> {
 
 for (const backend of testBackends()) {
   describe(`audit retention over a tampered prefix (${backend.name})`, () => {
+    it('emits audit.pruned on the event bus, heard as recorded, its one record the signed anchor', async () => {
+      const t = await startTestApp(backend);
+      try {
+        const heard: Array<{ payload: unknown; recorded: boolean }> = [];
+        t.tessera.events.subscribe((event, recorded) => {
+          if (event.type === 'audit.pruned') heard.push({ payload: event.payload, recorded });
+        });
+        await failSignIns(t, 3);
+        t.clock.advance(400 * day);
+        await failSignIns(t, 1);
+        const pruned = await t.tessera.auditRetention.runOnce();
+        assert.equal(pruned?.removed, 3);
+        assert.deepEqual(heard, [
+          { payload: { throughSeq: pruned.throughSeq, throughHash: pruned.throughHash, removed: 3, before: pruned.anchor.details.before }, recorded: true },
+        ]);
+        await t.tessera.auditChain.flush();
+        const types = (await t.db.query<{ type: string }>('SELECT type FROM audit_log ORDER BY audit_log.seq')).map((row) => row.type);
+        assert.deepEqual(types.filter((type) => type.startsWith('audit.')), ['audit.pruned'], 'one anchor, nothing queued for it');
+      } finally {
+        await t.close();
+      }
+    });
+
     it('prunes an intact prefix; removes nothing from a back-dated one, opens a critical incident, and verify still reports the break', async () => {
       const t = await startTestApp(backend);
       try {
@@ -29,7 +52,7 @@ for (const backend of testBackends()) {
         await failSignIns(t, 3);
         const pruned = await t.tessera.auditRetention.runOnce();
         assert.equal(pruned?.removed, 3, 'the intact, expired prefix goes');
-        assert.equal((await t.tessera.stores.audit.verify()).broken, undefined);
+        assert.equal((await t.stores.audit.verify()).broken, undefined);
 
         // Someone with database access back-dates two recent records so the next run erases them.
         const before = await seqs(t);
@@ -52,7 +75,7 @@ for (const backend of testBackends()) {
         assert.equal(events[0]!.severity, 'critical');
         assert.equal(events[0]!.details.seq, first);
 
-        const verified = await t.tessera.stores.audit.verify();
+        const verified = await t.stores.audit.verify();
         assert.deepEqual(verified.broken && { seq: verified.broken.seq, reason: verified.broken.reason }, { seq: first, reason: 'hash_mismatch' });
 
         // A later run refuses again; the one open incident is updated, not duplicated.

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { EventBus } from '../events/bus.js';
 import { AuditChainBrokenError, type AuditStore, type ChainBreak, type PruneResult } from './store.js';
 
 export interface AuditRetentionOptions {
@@ -6,6 +7,8 @@ export interface AuditRetentionOptions {
   clock: Clock;
   /** `TESSERA_AUDIT_RETENTION`: records older than this are removed. */
   retentionMs: number;
+  /** Hears `audit.pruned` once a run has committed; its record is the run's signed anchor. */
+  events?: Pick<EventBus, 'announce'>;
   /** Between runs; default one hour. */
   intervalMs?: number;
   /** Before the first run after start; default 30 s, so start-up is not slowed by it. */
@@ -39,15 +42,20 @@ export function startAuditRetention(options: AuditRetentionOptions): AuditRetent
     running ??= (async () => {
       try {
         const now = options.clock.now();
+        const before = new Date(now - options.retentionMs);
         let result: PruneResult | undefined;
         try {
-          result = await options.audit.prune(new Date(now - options.retentionMs), new Date(now));
+          result = await options.audit.prune(before, new Date(now));
         } catch (error) {
           if (!(error instanceof AuditChainBrokenError)) throw error;
           await options.onRefused?.(error.broken);
           return undefined;
         }
-        if (result) options.onPruned?.(result);
+        if (result) {
+          const { throughSeq, throughHash, removed } = result;
+          options.events?.announce('audit.pruned', { throughSeq, throughHash, removed, before: before.toISOString() });
+          options.onPruned?.(result);
+        }
         return result;
       } finally {
         running = undefined;

@@ -20,7 +20,7 @@ describe('audit secrets guard', () => {
         'access token': session.access_token,
         'password hash': '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
       }[leak];
-      await t.tessera.stores.audit.append({
+      await t.stores.audit.append({
         id: randomUUID(),
         at: new Date(t.clock.now()),
         type: 'login.failed',

@@ -200,3 +200,6 @@ export interface AuditStore {
    */
   prune(before: Date, now: Date): Promise<PruneResult | undefined>;
 }
+
+/** What a transaction needs of the audit log to record the events of its change (events/bus.ts). */
+export type AuditQueue = Pick<AuditStore, 'enqueue'>;

@@ -3,13 +3,20 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError, type Config } from './config.js';
-import { envSchema, isLoopbackHost, smtpEndpoint } from './schema.js';
+import { isLoopbackHost, smtpEndpoint } from './parsers.js';
+import { envSchema, isSetting, settings, type SettingTree, type SettingValues } from './schema.js';
 
 type EnvSource = Readonly<Record<string, string | undefined>>;
 
 export interface ParseOptions {
   /** Used when TESSERA_SECRET is not set (development); without it a missing secret is an error. */
   fallbackSecret?: string;
+}
+
+/** The parsed variables arranged in the tree's shape, each group frozen. */
+function valuesOf<T extends SettingTree>(tree: T, parsed: Readonly<Record<string, unknown>>): SettingValues<T> {
+  const values = Object.entries(tree).map(([property, node]) => [property, isSetting(node) ? parsed[node.variable] : valuesOf(node, parsed)]);
+  return Object.freeze(Object.fromEntries(values)) as SettingValues<T>;
 }
 
 /** Parses environment variables into a frozen Config. Pure: reads no files. */
@@ -23,110 +30,60 @@ export function parseConfig(env: EnvSource, options: ParseOptions = {}): Config 
       })),
     );
   }
-  const e = parsed.data;
-  const secret = e.TESSERA_SECRET ?? options.fallbackSecret;
+  const values = valuesOf(settings, parsed.data);
+  const { outbox } = values;
+  // The rules below each involve several settings, or a value the schema leaves unset.
+  const secret = values.secret ?? options.fallbackSecret;
   if (secret === undefined) {
     throw new ConfigError([{ variable: 'TESSERA_SECRET', message: 'is required' }]);
   }
-  const issuer = e.TESSERA_ISSUER ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`;
-  if (e.TESSERA_SESSION_MAX_AGE < e.TESSERA_REFRESH_TTL) {
+  const issuer = values.issuer ?? `http://${values.host.includes(':') ? `[${values.host}]` : values.host}:${values.port}`;
+  if (values.sessionMaxAgeMs < values.refreshTtlMs) {
     throw new ConfigError([
       { variable: 'TESSERA_SESSION_MAX_AGE', message: 'must not be shorter than TESSERA_REFRESH_TTL' },
     ]);
   }
 
-  if (e.TESSERA_WEBHOOK_URL !== undefined && e.TESSERA_WEBHOOK_SECRET === undefined) {
+  if (outbox.webhookUrl !== undefined && outbox.webhookSecret === undefined) {
     throw new ConfigError([{ variable: 'TESSERA_WEBHOOK_SECRET', message: 'is required with TESSERA_WEBHOOK_URL (it signs every delivery)' }]);
   }
   const warnings: string[] = [];
-  if (e.TESSERA_SECRET === undefined) {
+  if (values.secret === undefined) {
     warnings.push('TESSERA_SECRET is not set: using a generated development secret kept in the data directory');
   }
-  if (e.DATABASE_URL === undefined) {
+  if (values.databaseUrl === undefined) {
     warnings.push('DATABASE_URL is not set: using the embedded single-process store (PGlite) in the data directory');
   }
   if (issuer.startsWith('http:')) {
     warnings.push(`the issuer ${issuer} is plain HTTP: set TESSERA_ISSUER to the https:// URL clients use`);
   }
-  if (e.TESSERA_WEBHOOK_URL === undefined && e.TESSERA_SMTP_URL === undefined) {
+  if (outbox.webhookUrl === undefined && outbox.smtpUrl === undefined) {
     warnings.push('no TESSERA_SMTP_URL or TESSERA_WEBHOOK_URL: password-reset links are written to the log');
   }
   for (const [variable, url] of [
-    ['TESSERA_WEBHOOK_URL', e.TESSERA_WEBHOOK_URL],
-    ['TESSERA_RESET_URL', e.TESSERA_RESET_URL],
+    ['TESSERA_WEBHOOK_URL', outbox.webhookUrl],
+    ['TESSERA_RESET_URL', outbox.resetUrl],
   ] as const) {
     // The schema allows plain HTTP for loopback hosts only.
     if (url?.toLowerCase().startsWith('http:')) warnings.push(`${variable} is plain HTTP (a loopback host): reset tokens travel in it unencrypted`);
   }
   // The schema has checked the URL: the host is where nodemailer connects.
-  const smtp = e.TESSERA_SMTP_URL === undefined ? undefined : smtpEndpoint(e.TESSERA_SMTP_URL);
+  const smtp = outbox.smtpUrl === undefined ? undefined : smtpEndpoint(outbox.smtpUrl);
   const smtpPlainLoopback = smtp?.secure === false && isLoopbackHost(smtp.host);
   if (smtpPlainLoopback) {
     warnings.push('TESSERA_SMTP_URL is smtp:// to a loopback host: STARTTLS is not required, so reset tokens may reach it unencrypted');
   }
-  if (e.TESSERA_SIGNUP === 'open') {
+  if (values.signup === 'open') {
     warnings.push('TESSERA_SIGNUP=open: anyone can create an account');
   }
 
   return Object.freeze({
-    port: e.PORT,
-    host: e.HOST,
-    databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
-    redisPrefix: e.TESSERA_REDIS_PREFIX,
-    redisCluster: e.TESSERA_REDIS_CLUSTER === 'true',
-    dataDir: e.TESSERA_DATA_DIR,
+    ...values,
     issuer,
-    audience: e.TESSERA_AUDIENCE,
     secret,
-    secretSource: e.TESSERA_SECRET === undefined ? 'data-dir' : 'env',
-    signingAlg: e.TESSERA_SIGNING_ALG,
-    accessTtlMs: e.TESSERA_ACCESS_TTL,
-    refreshTtlMs: e.TESSERA_REFRESH_TTL,
-    sessionMaxAgeMs: e.TESSERA_SESSION_MAX_AGE,
-    refreshReuseGraceMs: e.TESSERA_REFRESH_REUSE_GRACE,
-    keyRotationMs: e.TESSERA_KEY_ROTATION,
-    maxSessionsPerUser: e.TESSERA_MAX_SESSIONS_PER_USER,
-    sessionBinding: e.TESSERA_SESSION_BINDING,
-    signup: e.TESSERA_SIGNUP,
-    refreshRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_REFRESH),
-    loginAccountRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_LOGIN_ACCOUNT),
-    loginIpRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_LOGIN_IP),
-    ipRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_IP),
-    signupRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_SIGNUP),
-    resetRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET),
-    resetNetworkRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET_NETWORK),
-    resetMailRateLimit: Object.freeze(e.TESSERA_RATE_LIMIT_RESET_MAIL),
-    outbox: Object.freeze({
-      smtpUrl: e.TESSERA_SMTP_URL,
-      smtpRequireStartTls: smtp?.secure === false && !smtpPlainLoopback,
-      mailFrom: e.TESSERA_MAIL_FROM,
-      webhookUrl: e.TESSERA_WEBHOOK_URL,
-      webhookSecret: e.TESSERA_WEBHOOK_SECRET,
-      resetUrl: e.TESSERA_RESET_URL,
-    }),
-    lockout: Object.freeze({
-      threshold: e.TESSERA_LOCKOUT_THRESHOLD,
-      windowMs: e.TESSERA_LOCKOUT_WINDOW,
-      lockMs: e.TESSERA_LOCKOUT_DURATION,
-      maxLockMs: Math.max(e.TESSERA_LOCKOUT_MAX_DURATION, e.TESSERA_LOCKOUT_DURATION),
-    }),
-    hibp: e.TESSERA_HIBP,
-    hibpUrl: e.TESSERA_HIBP_URL,
-    hibpFail: e.TESSERA_HIBP_FAIL,
-    passwordMinLength: e.TESSERA_PASSWORD_MIN_LENGTH,
-    passwordMinScore: e.TESSERA_PASSWORD_MIN_SCORE,
-    trustProxy: Array.isArray(e.TESSERA_TRUST_PROXY)
-      ? Object.freeze([...e.TESSERA_TRUST_PROXY])
-      : e.TESSERA_TRUST_PROXY,
-    corsOrigins: Object.freeze([...e.TESSERA_CORS_ORIGINS]),
-    metricsToken: e.TESSERA_METRICS_TOKEN,
-    auditRetentionMs: e.TESSERA_AUDIT_RETENTION,
-    auditHeadIntervalMs: e.TESSERA_AUDIT_HEAD_INTERVAL,
-    ipBlockMs: e.TESSERA_IP_BLOCK_DURATION,
-    detectionExempt: Object.freeze([...e.TESSERA_DETECTION_EXEMPT]),
-    bootstrapAdmin: e.TESSERA_BOOTSTRAP_ADMIN,
-    logLevel: e.TESSERA_LOG_LEVEL,
+    secretSource: values.secret === undefined ? 'data-dir' : 'env',
+    outbox: Object.freeze({ ...outbox, smtpRequireStartTls: smtp?.secure === false && !smtpPlainLoopback }),
+    lockout: Object.freeze({ ...values.lockout, maxLockMs: Math.max(values.lockout.maxLockMs, values.lockout.lockMs) }),
     warnings: Object.freeze(warnings),
   });
 }

@@ -1,296 +1,432 @@
-import { parse as parseLegacyUrl } from 'node:url';
+/**
+ * Every setting Tessera reads, written once: its environment variable, the property of `Config`
+ * it fills (the key path in `settings`), its parser, its default and its description. `Config`
+ * (config.ts) is computed from this table, `parseConfig` (load.ts) walks it, and the README's
+ * configuration table is generated from it (`npm run docs`).
+ */
 import { z } from 'zod';
-import { maxTrustedHops } from '../protection/client-address.js';
-import { formatRange, isWholeFamily, parseRange } from '../protection/ip-address.js';
-import { formatDuration, parseDuration } from './duration.js';
+import {
+  bootstrapAdmin,
+  corsOrigins,
+  databaseUrl,
+  detectionExempt,
+  duration,
+  integer,
+  issuerUrl,
+  optionalText,
+  rateLimit,
+  redisUrl,
+  signingAlgs,
+  smtpUrl,
+  tokenBearingUrl,
+  trustProxy,
+} from './parsers.js';
 
-const signingAlgs = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
-export type SigningAlg = (typeof signingAlgs)[number];
+export type { SigningAlg } from './parsers.js';
 
-function duration(fallback: string, { min = 1000, max = 3650 * 86_400_000 } = {}) {
-  return z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'must be a duration such as 10s, 15m, 12h or 7d' });
-        return z.NEVER;
-      }
-      if (ms < min || ms > max) {
-        ctx.addIssue({ code: 'custom', message: `must be between ${formatDuration(min)} and ${formatDuration(max)}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+/** One environment variable and how it becomes a property of `Config`. */
+export interface Setting<T> {
+  readonly variable: string;
+  /** Parses the variable's text (undefined when unset) into the property's value. */
+  readonly schema: z.ZodType<T, string | undefined>;
+  /** The default as it would be written in the environment; undefined when there is none. */
+  readonly default: string | undefined;
+  /** The default as the documentation shows it (`15m`; or unset, or how it is computed). */
+  readonly defaultText: string;
+  /** What the setting does, for the configuration reference (Markdown, one paragraph). */
+  readonly description: string;
+  /** `later`: validated and accepted, but nothing uses it yet in this release. */
+  readonly status: 'used' | 'later';
 }
 
-function integer(fallback: number, min: number, max: number) {
-  return z
-    .string()
-    .default(String(fallback))
-    .transform((text, ctx) => {
-      if (!/^\d{1,9}$/.test(text.trim())) {
-        ctx.addIssue({ code: 'custom', message: 'must be a whole number' });
-        return z.NEVER;
-      }
-      const value = Number(text.trim());
-      if (value < min || value > max) {
-        ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max}` });
-        return z.NEVER;
-      }
-      return value;
-    });
+interface Described {
+  variable: string;
+  description: string;
+  later?: true;
 }
 
-const optionalText = z
-  .string()
-  .optional()
-  .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()));
+/** A setting with a default, written as it would be in the environment (`15m`, `10/1m`). */
+function setting<S extends z.ZodType<unknown, string>>(definition: Described & { default: string; parse: S }): Setting<z.output<S>>;
+/** A setting without a default value: `parse` receives undefined when it is unset. */
+function setting<S extends z.ZodType<unknown, string | undefined>>(definition: Described & { unset: string; parse: S }): Setting<z.output<S>>;
+function setting(definition: Described & { default?: string; unset?: string; parse: z.ZodType<unknown, string | undefined> }): Setting<unknown> {
+  const { variable, description, later, parse } = definition;
+  return {
+    variable,
+    schema: definition.default === undefined ? parse : z.string().default(definition.default).pipe(parse as z.ZodType<unknown, string>),
+    default: definition.default,
+    defaultText: definition.default === undefined ? definition.unset! : `\`${definition.default}\``,
+    description,
+    status: later ? 'later' : 'used',
+  };
+}
 
-function databaseUrl() {
-  return optionalText.refine(
-    (url) => url === undefined || /^postgres(ql)?:\/\//.test(url),
-    'must be a postgres:// or postgresql:// URL',
+/** A group of settings, or a setting: the shape of `Config`. */
+export interface SettingTree {
+  readonly [property: string]: Setting<unknown> | SettingTree;
+}
+
+/** The values a tree of settings parses into, property for property. */
+export type SettingValues<T> = {
+  readonly [K in keyof T]: T[K] extends Setting<infer V> ? V : SettingValues<T[K]>;
+};
+
+export function isSetting(node: Setting<unknown> | SettingTree): node is Setting<unknown> {
+  return typeof node.variable === 'string' && 'schema' in node;
+}
+
+/** The settings in `Config`'s shape (SPEC §8); durations are in milliseconds. */
+export const settings = {
+  port: setting({ variable: 'PORT', default: '8080', parse: integer(0, 65535), description: 'TCP port to listen on (0–65535).' }),
+  host: setting({
+    variable: 'HOST',
+    default: '127.0.0.1',
+    parse: z.string().trim().min(1),
+    description: 'Address to listen on. Use `0.0.0.0` or `::` to accept remote connections.',
+  }),
+  databaseUrl: setting({
+    variable: 'DATABASE_URL',
+    unset: 'unset',
+    parse: databaseUrl,
+    description: 'A `postgres://` or `postgresql://` URL. When unset, the embedded PGlite store in `TESSERA_DATA_DIR/pgdata` is used.',
+  }),
+  redisUrl: setting({
+    variable: 'REDIS_URL',
+    unset: 'unset',
+    parse: redisUrl,
+    description:
+      'A `redis://` or `rediss://` URL of a Redis, or of any one node of a Redis Cluster with `TESSERA_REDIS_CLUSTER=true` (see [operations](docs/operations.md#redis)). Holds the revocation fan-out (pub/sub) and the refresh rate-limit counters, shared by every instance. When unset, both stay in the process. Redis must be reachable at start-up.',
+  }),
+  redisCluster: setting({
+    variable: 'TESSERA_REDIS_CLUSTER',
+    default: 'false',
+    parse: z.enum(['true', 'false']).transform((flag) => flag === 'true'),
+    description: '`true` when `REDIS_URL` is a node of a Redis Cluster (the others are discovered).',
+  }),
+  redisPrefix: setting({
+    variable: 'TESSERA_REDIS_PREFIX',
+    default: 'tessera',
+    parse: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits, "_", ".", ":" or "-"'),
+    description: 'Prefix of every Redis key and channel (1–64 of `A–Z a–z 0–9 _ . : -`). Give deployments that share one Redis different prefixes.',
+  }),
+  dataDir: setting({
+    variable: 'TESSERA_DATA_DIR',
+    default: './.tessera',
+    parse: z.string().trim().min(1),
+    description: 'Holds the embedded database, and the development secret when `TESSERA_SECRET` is unset.',
+  }),
+  /** Unset here; load.ts fills in http://HOST:PORT. */
+  issuer: setting({
+    variable: 'TESSERA_ISSUER',
+    unset: '`http://HOST:PORT`',
+    parse: issuerUrl,
+    description:
+      'Public base URL of Tessera: the `iss` of every token and the base of the discovery URLs. Must be an `http(s)` URL with no query, fragment or credentials. Trailing `/` is removed. An `https:` issuer turns on HSTS.',
+  }),
+  audience: setting({
+    variable: 'TESSERA_AUDIENCE',
+    default: 'tessera',
+    parse: z.string().trim().min(1).max(256),
+    description: 'The `aud` of every access token (1–256 characters).',
+  }),
+  /** Unset here; load.ts falls back to the development secret. */
+  secret: setting({
+    variable: 'TESSERA_SECRET',
+    unset: 'generated (development)',
+    parse: optionalText.refine(
+      (secret) => secret === undefined || Buffer.byteLength(secret) >= 32,
+      'must be at least 32 bytes long (generate one with `openssl rand -base64 48`)',
+    ),
+    description:
+      "At least 32 bytes. Encrypts private signing keys at rest, and the copy of a rotated refresh token's successor pair kept for the grace window. Every instance needs the same one. When unset, a random secret is generated once and kept in `TESSERA_DATA_DIR/secret`. Generate one with `openssl rand -base64 48`.",
+  }),
+  signingAlg: setting({
+    variable: 'TESSERA_SIGNING_ALG',
+    default: 'RS256',
+    parse: z.enum(signingAlgs),
+    description: 'Access-token signing algorithm: `RS256`, `PS256`, `ES256` or `EdDSA`. Changing it creates a new key and retires the old one.',
+  }),
+  accessTtlMs: setting({
+    variable: 'TESSERA_ACCESS_TTL',
+    default: '15m',
+    parse: duration({ min: 30_000, max: 86_400_000 }),
+    description:
+      'Access-token lifetime (30 s – 1 d); a token never outlives its session. Revocations are kept this long plus 31 s. Give every instance the same value.',
+  }),
+  refreshTtlMs: setting({
+    variable: 'TESSERA_REFRESH_TTL',
+    default: '7d',
+    parse: duration({ min: 60_000 }),
+    description:
+      'Idle lifetime of a refresh token (≥ 1 m). Each refresh issues a token that expires this long after it, never after the session\'s end. A session unused for this long has ended.',
+  }),
+  sessionMaxAgeMs: setting({
+    variable: 'TESSERA_SESSION_MAX_AGE',
+    default: '30d',
+    parse: duration({ min: 60_000 }),
+    description: 'Absolute lifetime of a session (≥ 1 m, and not shorter than `TESSERA_REFRESH_TTL`).',
+  }),
+  refreshReuseGraceMs: setting({
+    variable: 'TESSERA_REFRESH_REUSE_GRACE',
+    default: '10s',
+    parse: duration({ min: 0, max: 300_000 }),
+    description:
+      'Window after a rotation in which presenting the old refresh token again returns the same successor pair instead of revoking the session (0 s – 5 m; `0s` turns the window off).',
+  }),
+  keyRotationMs: setting({
+    variable: 'TESSERA_KEY_ROTATION',
+    default: '90d',
+    parse: duration({ min: 3_600_000 }),
+    description: 'Automatic signing-key rotation interval (≥ 1 h).',
+    later: true,
+  }),
+  maxSessionsPerUser: setting({
+    variable: 'TESSERA_MAX_SESSIONS_PER_USER',
+    default: '10',
+    parse: integer(1, 10_000),
+    description: 'Most active sessions a user may have (1–10000). A new sign-in past the limit ends the oldest sessions (by creation time).',
+  }),
+  sessionBinding: setting({
+    variable: 'TESSERA_SESSION_BINDING',
+    default: 'lax',
+    parse: z.enum(['lax', 'strict']),
+    description:
+      "`lax`: a refresh from another IP or user agent than the session's last is allowed and raises a `session.context_changed` event. `strict`: it ends the session (401 `invalid_grant`).",
+  }),
+  signup: setting({
+    variable: 'TESSERA_SIGNUP',
+    default: 'closed',
+    parse: z.enum(['closed', 'open']),
+    description: '`open` allows self-service `POST /auth/register`. `closed` answers it with 403 `signup_disabled`.',
+  }),
+  refreshRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_REFRESH',
+    default: '10/1m',
+    parse: rateLimit(),
+    description:
+      'Refreshes allowed per session, as `<count>/<window>` (count 1–999999, window ≥ 1 s). Past it, `POST /auth/refresh` answers 429 `rate_limited` with `Retry-After`. Counted in Redis when `REDIS_URL` is set, in the process otherwise (and while Redis is unreachable).',
+  }),
+  loginAccountRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_LOGIN_ACCOUNT',
+    default: '5/1m',
+    parse: rateLimit(),
+    description: 'Failed sign-in attempts per account name and IP (a successful sign-in does not count).',
+  }),
+  loginIpRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_LOGIN_IP',
+    default: '20/1m',
+    parse: rateLimit(),
+    description: 'Sign-in attempts per client IP across all names (`<count>/<duration>`).',
+  }),
+  ipRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_IP',
+    default: '1000/1h',
+    parse: rateLimit(),
+    description: 'Requests per client network (IPv4 address, IPv6 /64) on every route but health, metrics, JWKS and verification.',
+  }),
+  signupRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_SIGNUP',
+    default: '10/1h',
+    parse: rateLimit(),
+    description: 'Registrations per client network (IPv4 address, IPv6 /64) when sign-up is open.',
+  }),
+  resetRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_RESET',
+    default: '3/1h',
+    parse: rateLimit(),
+    description: 'Password-reset requests per account name (as typed) and requesting network (IPv4 address or IPv6 /64).',
+  }),
+  resetNetworkRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_RESET_NETWORK',
+    default: '20/1h',
+    parse: rateLimit(),
+    description: 'Password-reset requests per network (IPv4 address or IPv6 /64), whatever the names.',
+  }),
+  resetMailRateLimit: setting({
+    variable: 'TESSERA_RATE_LIMIT_RESET_MAIL',
+    default: '5/1h',
+    parse: rateLimit(),
+    description:
+      'Password-reset mails per account from networks it never signed in from, and per account and network it did; more are dropped silently (the answer is still 202) and logged.',
+  }),
+  /**
+   * Where reset messages go: the webhook when set, else SMTP, else the log (development).
+   * load.ts adds `smtpRequireStartTls`.
+   */
+  outbox: {
+    smtpUrl: setting({
+      variable: 'TESSERA_SMTP_URL',
+      unset: 'unset',
+      parse: smtpUrl,
+      description: '`smtps://` or `smtp://` URL for reset mail; `smtp://` requires STARTTLS except to a loopback host (with a start-up warning).',
+    }),
+    mailFrom: setting({
+      variable: 'TESSERA_MAIL_FROM',
+      default: 'Tessera <no-reply@localhost>',
+      parse: z.string().trim().min(3).max(256),
+      description: 'Sender of reset mail.',
+    }),
+    webhookUrl: setting({
+      variable: 'TESSERA_WEBHOOK_URL',
+      unset: 'unset',
+      parse: tokenBearingUrl,
+      description:
+        'Deliver reset messages as signed JSON POSTs here instead of mail. `https://`; `http://` only to a loopback host (with a start-up warning).',
+    }),
+    webhookSecret: setting({
+      variable: 'TESSERA_WEBHOOK_SECRET',
+      unset: 'unset',
+      parse: optionalText.refine((secret) => secret === undefined || secret.length >= 16, 'must be at least 16 characters'),
+      description: 'HMAC-SHA256 key of the webhook signature (required with the URL, ≥ 16 characters).',
+    }),
+    resetUrl: setting({
+      variable: 'TESSERA_RESET_URL',
+      unset: 'unset',
+      parse: tokenBearingUrl,
+      description: 'The page reset links point at (`?token=` is appended). `https://`; `http://` only to a loopback host (with a start-up warning).',
+    }),
+  },
+  /** Failures within the window lock an account, doubling per repeat up to the longest lock. */
+  lockout: {
+    threshold: setting({
+      variable: 'TESSERA_LOCKOUT_THRESHOLD',
+      default: '5',
+      parse: integer(1, 1000),
+      description: 'Failed passwords that lock an account (1–1000).',
+    }),
+    windowMs: setting({
+      variable: 'TESSERA_LOCKOUT_WINDOW',
+      default: '15m',
+      parse: duration({ min: 1000 }),
+      description: 'The window those failures are counted in.',
+    }),
+    lockMs: setting({
+      variable: 'TESSERA_LOCKOUT_DURATION',
+      default: '15m',
+      parse: duration({ min: 1000 }),
+      description: 'The first lock; each repeat doubles it.',
+    }),
+    /** load.ts raises it to the first lock when it is shorter. */
+    maxLockMs: setting({
+      variable: 'TESSERA_LOCKOUT_MAX_DURATION',
+      default: '24h',
+      parse: duration({ min: 1000 }),
+      description: 'The longest lock (never shorter than `TESSERA_LOCKOUT_DURATION`).',
+    }),
+  },
+  hibp: setting({
+    variable: 'TESSERA_HIBP',
+    default: 'offline',
+    parse: z.enum(['offline', 'online']),
+    description:
+      '`offline`: new passwords are checked against the bundled list of common leaked passwords; `online`: also against the Have I Been Pwned range API (k-anonymity: only a 5-character SHA-1 prefix is sent, with padding).',
+  }),
+  hibpUrl: setting({
+    variable: 'TESSERA_HIBP_URL',
+    default: 'https://api.pwnedpasswords.com',
+    parse: z
+      .string()
+      .trim()
+      .refine((url) => /^https?:\/\/[^\s]+$/.test(url), 'must be an http(s) URL'),
+    description: 'Base URL of the range API (`<url>/range/<prefix>`).',
+  }),
+  hibpFail: setting({
+    variable: 'TESSERA_HIBP_FAIL',
+    default: 'open',
+    parse: z.enum(['open', 'closed']),
+    description: 'When the range API is unreachable (2 s timeout): `open` uses the offline list and logs it; `closed` refuses the new password with 503.',
+  }),
+  passwordMinLength: setting({
+    variable: 'TESSERA_PASSWORD_MIN_LENGTH',
+    default: '12',
+    parse: integer(8, 128),
+    description: 'Minimum length of a new password, in characters (8–128).',
+  }),
+  passwordMinScore: setting({
+    variable: 'TESSERA_PASSWORD_MIN_SCORE',
+    default: '3',
+    parse: integer(0, 4),
+    description: 'zxcvbn strength score (0–4) a new password needs.',
+  }),
+  /** Applied by `resolveClientAddress` (protection/client-address.ts). */
+  trustProxy: setting({
+    variable: 'TESSERA_TRUST_PROXY',
+    unset: 'unset (`false`)',
+    parse: trustProxy,
+    description:
+      'Which proxies may set `X-Forwarded-For`: a hop count from 1 to 16 (`1`), or a comma-separated list of IPs and CIDRs (`127.0.0.1,10.0.0.0/8`). When unset, forwarded headers are ignored; any other value (`true`, `loopback`, a hostname, a bad CIDR) stops start-up. The resolved client IP is what sessions, session binding, events, logs and per-IP limits use ([security.md](docs/security.md#trusted-proxies)).',
+  }),
+  corsOrigins: setting({
+    variable: 'TESSERA_CORS_ORIGINS',
+    unset: 'unset',
+    parse: corsOrigins,
+    description: 'Comma-separated exact origins allowed by CORS (`https://app.example.com`). When unset, no CORS headers are sent.',
+  }),
+  metricsToken: setting({
+    variable: 'TESSERA_METRICS_TOKEN',
+    unset: 'unset',
+    parse: optionalText,
+    description:
+      'When set, `GET /metrics` requires `Authorization: Bearer <this value>` (else 401). When unset, `/metrics` is open: set it in production (see [metrics](docs/operations.md#metrics)).',
+  }),
+  auditRetentionMs: setting({
+    variable: 'TESSERA_AUDIT_RETENTION',
+    default: '365d',
+    parse: duration({ min: 86_400_000 }),
+    description:
+      'How long audit records are kept (≥ 1 d). Older ones are removed hourly, leaving an `audit.pruned` anchor so the chain still verifies (see [operations](docs/operations.md#retention-and-anchors)).',
+  }),
+  auditHeadIntervalMs: setting({
+    variable: 'TESSERA_AUDIT_HEAD_INTERVAL',
+    default: '1h',
+    parse: duration({ min: 60_000, max: 7 * 86_400_000 }),
+    description:
+      'How often one instance logs the signed audit head (`audit head`: seq, hash, time, MAC, token), 1 m to 7 d, so truncation of the newest records can be caught (see [operations](docs/operations.md#verifying-it)).',
+  }),
+  ipBlockMs: setting({
+    variable: 'TESSERA_IP_BLOCK_DURATION',
+    default: '15m',
+    parse: duration({ min: 0, max: 7 * 86_400_000 }),
+    description:
+      'How long a detection rule blocks a source network (IPv4 address or IPv6 /64) from signing in, signing up and resetting passwords (403 `ip_blocked`); `0s` never blocks. Existing sessions are never affected (see [detection](docs/security.md#detection)); resolving the incident lifts its block.',
+  }),
+  detectionExempt: setting({
+    variable: 'TESSERA_DETECTION_EXEMPT',
+    unset: 'unset',
+    parse: detectionExempt,
+    description: 'Comma-separated IPs and CIDRs (`127.0.0.0/8,::1`) that detection never blocks; their incidents still open. A malformed entry stops start-up.',
+  }),
+  bootstrapAdmin: setting({
+    variable: 'TESSERA_BOOTSTRAP_ADMIN',
+    unset: 'unset',
+    parse: bootstrapAdmin,
+    description:
+      '`name:password`. Creates this user with role `admin` when there are no users. While there are no users, an invalid name or a password that fails the policy stops start-up.',
+  }),
+  logLevel: setting({
+    variable: 'TESSERA_LOG_LEVEL',
+    default: 'info',
+    parse: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    description: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. `npm test` defaults to `silent`.',
+  }),
+  accessLog: setting({
+    variable: 'TESSERA_ACCESS_LOG',
+    default: 'standard',
+    parse: z.enum(['standard', 'all', 'errors']),
+    description:
+      'Access log, one `request completed` line per request (at `info`; at `error` for a 5xx answer). `standard`: every request except `GET /auth/verify`, `POST /auth/introspect`, `/healthz`, `/readyz` and `/metrics`, which are logged only when they answer 5xx. `all`: every request. `errors`: only 5xx answers.',
+  }),
+} satisfies SettingTree;
+
+/** Every setting of a tree, in its order, with the property path it fills. */
+export function settingsOf(tree: SettingTree, path: readonly string[] = []): { path: readonly string[]; setting: Setting<unknown> }[] {
+  return Object.entries(tree).flatMap(([property, node]) =>
+    isSetting(node) ? [{ path: [...path, property], setting: node }] : settingsOf(node, [...path, property]),
   );
 }
 
-const issuerUrl = optionalText.transform((text, ctx) => {
-  if (text === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
-    return z.NEVER;
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username) {
-    ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL without query, fragment or credentials' });
-    return z.NEVER;
-  }
-  return text.replace(/\/+$/, '');
-});
-
-const trustProxyForms = `must be false, a hop count from 0 to ${maxTrustedHops}, or a comma-separated list of IP addresses and CIDRs`;
-
-/**
- * `TESSERA_TRUST_PROXY`: false, a hop count, or a list of trusted proxies' IPs and CIDRs (kept in
- * canonical spelling). Everything else is refused, `true` and proxy-addr's names (`loopback`)
- * included: each of them would trust addresses the operator never named. Issues name the
- * entry's position, never its text (configuration errors never echo a value).
- */
-const trustProxy = optionalText.transform((text, ctx): number | string[] | false => {
-  if (text === undefined || text === 'false') return false;
-  if (/^\d+$/.test(text)) {
-    const hops = Number(text);
-    if (hops <= maxTrustedHops) return hops === 0 ? false : hops;
-    ctx.addIssue({ code: 'custom', message: `${trustProxyForms}: the hop count is above ${maxTrustedHops}` });
-    return z.NEVER;
-  }
-  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
-  if (entries.length === 0) {
-    ctx.addIssue({ code: 'custom', message: trustProxyForms });
-    return z.NEVER;
-  }
-  const ranges: string[] = [];
-  for (const [index, entry] of entries.entries()) {
-    const range = parseRange(entry);
-    if ('error' in range || isWholeFamily(range)) {
-      const problem = 'error' in range ? range.error : 'trusts every address (like true)';
-      ctx.addIssue({ code: 'custom', message: `${trustProxyForms}: entry ${index + 1} ${problem}` });
-      return z.NEVER;
-    }
-    ranges.push(formatRange(range));
-  }
-  return ranges;
-});
-
-const exemptForms = 'must be a comma-separated list of IP addresses and CIDRs';
-
-/**
- * `TESSERA_DETECTION_EXEMPT`: networks detection never blocks, in canonical spelling. Issues
- * name the entry's position, never its text, as for TESSERA_TRUST_PROXY.
- */
-const detectionExempt = optionalText.transform((text, ctx): string[] => {
-  const ranges: string[] = [];
-  for (const [index, entry] of (text ?? '').split(',').map((part) => part.trim()).filter(Boolean).entries()) {
-    const range = parseRange(entry);
-    if ('error' in range) {
-      ctx.addIssue({ code: 'custom', message: `${exemptForms}: entry ${index + 1} ${range.error}` });
-      return z.NEVER;
-    }
-    ranges.push(formatRange(range));
-  }
-  return ranges;
-});
-
-const corsOrigins = optionalText.transform((text, ctx) => {
-  if (text === undefined) return [] as string[];
-  const origins = text.split(',').map((origin) => origin.trim()).filter(Boolean);
-  for (const origin of origins) {
-    let url: URL | undefined;
-    try {
-      url = new URL(origin);
-    } catch {
-      url = undefined;
-    }
-    if (!url || url.origin !== origin) {
-      ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of origins such as https://app.example.com' });
-      return z.NEVER;
-    }
-  }
-  return origins;
-});
-
-/** Loopback hosts as the URL parser spells them (it normalises `127.1`, `[0:0::1]`, case). */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-/**
- * A URL a reset token travels in (the webhook it is posted to, the page its link opens): https://,
- * or plain http:// to a loopback host only (development; start-up warns about it).
- */
-const tokenBearingUrl = optionalText.refine((text) => {
-  if (text === undefined) return true;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
-}, 'must be an https:// URL (it carries reset tokens); http:// only for a loopback host (127.0.0.0/8, ::1, localhost)');
-
-/**
- * nodemailer reads transport options from the URL query, and many change where or how it connects
- * (`service` replaces host, port and TLS; `ignoreTLS`, `proxy`, `sendmail`, `logger`, `tls.*`):
- * only these, which change neither, are allowed.
- */
-const harmlessSmtpOptions = ['name', 'connectionTimeout', 'greetingTimeout', 'socketTimeout'];
-
-/**
- * Where TESSERA_SMTP_URL connects, undefined unless it is an smtp:// or smtps:// URL with harmless
- * options only. `host` is what nodemailer's parser (node:url `parse`) reads, lower case, IPv6 in
- * brackets; the WHATWG parser must read the same, so no quirk of either passes a remote host off
- * as loopback (which is spared STARTTLS).
- */
-export function smtpEndpoint(text: string): { secure: boolean; host: string } | undefined {
-  try {
-    const url = new URL(text);
-    const legacy = parseLegacyUrl(text, true);
-    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return undefined;
-    const options = [...url.searchParams.keys(), ...Object.keys(legacy.query)];
-    if (!options.every((option) => harmlessSmtpOptions.includes(option))) return undefined;
-    const host = (legacy.hostname ?? '').toLowerCase();
-    const bracketed = host.includes(':') ? `[${host}]` : host;
-    if (host === '' || bracketed !== url.hostname.toLowerCase()) return undefined;
-    return { secure: url.protocol === 'smtps:', host: bracketed };
-  } catch {
-    return undefined;
-  }
-}
-
-/** smtp:// (STARTTLS, required unless the host is loopback: outbox/transports.ts) or smtps://. */
-const smtpUrl = optionalText.refine(
-  (text) => text === undefined || smtpEndpoint(text) !== undefined,
-  `must be an smtp:// or smtps:// URL whose only query options are ${harmlessSmtpOptions.join(', ')} (it carries reset tokens)`,
-);
-
-const bootstrapAdmin = optionalText.transform((text, ctx) => {
-  if (text === undefined) return undefined;
-  const colon = text.indexOf(':');
-  if (colon <= 0 || colon === text.length - 1) {
-    // Never echo the value: it holds a password.
-    ctx.addIssue({ code: 'custom', message: 'must have the form name:password' });
-    return z.NEVER;
-  }
-  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
-});
-
-/** `<points>/<window>`, e.g. `10/1m`: at most that many requests per window. */
-function rateLimit(fallback: string) {
-  return z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const match = /^(\d{1,6})\/(.+)$/.exec(text.trim());
-      const windowMs = match ? parseDuration(match[2]!) : undefined;
-      if (!match || windowMs === undefined || windowMs < 1000 || Number(match[1]) < 1) {
-        ctx.addIssue({ code: 'custom', message: 'must be <count>/<duration>, such as 10/1m' });
-        return z.NEVER;
-      }
-      return { points: Number(match[1]), windowMs };
-    });
-}
-
-/** The environment variables Tessera reads, with their defaults (SPEC §8). */
-export const envSchema = z.object({
-  PORT: integer(8080, 0, 65535),
-  HOST: z.string().trim().min(1).default('127.0.0.1'),
-  DATABASE_URL: databaseUrl(),
-  REDIS_URL: optionalText.refine(
-    (url) => url === undefined || /^rediss?:\/\//.test(url),
-    'must be a redis:// or rediss:// URL',
-  ),
-  TESSERA_REDIS_CLUSTER: z.enum(['true', 'false']).default('false'),
-  TESSERA_REDIS_PREFIX: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits, "_", ".", ":" or "-"')
-    .default('tessera'),
-  TESSERA_DATA_DIR: z.string().trim().min(1).default('./.tessera'),
-  TESSERA_ISSUER: issuerUrl,
-  TESSERA_AUDIENCE: z.string().trim().min(1).max(256).default('tessera'),
-  TESSERA_SECRET: optionalText.refine(
-    (secret) => secret === undefined || Buffer.byteLength(secret) >= 32,
-    'must be at least 32 bytes long (generate one with `openssl rand -base64 48`)',
-  ),
-  TESSERA_SIGNING_ALG: z.enum(signingAlgs).default('RS256'),
-  TESSERA_ACCESS_TTL: duration('15m', { min: 30_000, max: 86_400_000 }),
-  TESSERA_REFRESH_TTL: duration('7d', { min: 60_000 }),
-  TESSERA_SESSION_MAX_AGE: duration('30d', { min: 60_000 }),
-  TESSERA_REFRESH_REUSE_GRACE: duration('10s', { min: 0, max: 300_000 }),
-  TESSERA_KEY_ROTATION: duration('90d', { min: 3_600_000 }),
-  TESSERA_MAX_SESSIONS_PER_USER: integer(10, 1, 10_000),
-  TESSERA_SESSION_BINDING: z.enum(['lax', 'strict']).default('lax'),
-  TESSERA_SIGNUP: z.enum(['closed', 'open']).default('closed'),
-  TESSERA_RATE_LIMIT_REFRESH: rateLimit('10/1m'),
-  TESSERA_RATE_LIMIT_LOGIN_ACCOUNT: rateLimit('5/1m'),
-  TESSERA_RATE_LIMIT_LOGIN_IP: rateLimit('20/1m'),
-  TESSERA_RATE_LIMIT_IP: rateLimit('1000/1h'),
-  TESSERA_RATE_LIMIT_SIGNUP: rateLimit('10/1h'),
-  TESSERA_RATE_LIMIT_RESET: rateLimit('3/1h'),
-  TESSERA_RATE_LIMIT_RESET_NETWORK: rateLimit('20/1h'),
-  TESSERA_RATE_LIMIT_RESET_MAIL: rateLimit('5/1h'),
-  TESSERA_SMTP_URL: smtpUrl,
-  TESSERA_MAIL_FROM: z.string().trim().min(3).max(256).default('Tessera <no-reply@localhost>'),
-  TESSERA_WEBHOOK_URL: tokenBearingUrl,
-  TESSERA_WEBHOOK_SECRET: optionalText.refine((secret) => secret === undefined || secret.length >= 16, 'must be at least 16 characters'),
-  TESSERA_RESET_URL: tokenBearingUrl,
-  TESSERA_LOCKOUT_THRESHOLD: integer(5, 1, 1000),
-  TESSERA_LOCKOUT_WINDOW: duration('15m', { min: 1000 }),
-  TESSERA_LOCKOUT_DURATION: duration('15m', { min: 1000 }),
-  TESSERA_LOCKOUT_MAX_DURATION: duration('24h', { min: 1000 }),
-  TESSERA_HIBP: z.enum(['offline', 'online']).default('offline'),
-  TESSERA_HIBP_URL: z
-    .string()
-    .trim()
-    .default('https://api.pwnedpasswords.com')
-    .refine((url) => /^https?:\/\/[^\s]+$/.test(url), 'must be an http(s) URL'),
-  TESSERA_HIBP_FAIL: z.enum(['open', 'closed']).default('open'),
-  TESSERA_PASSWORD_MIN_LENGTH: integer(12, 8, 128),
-  TESSERA_PASSWORD_MIN_SCORE: integer(3, 0, 4),
-  TESSERA_TRUST_PROXY: trustProxy,
-  TESSERA_CORS_ORIGINS: corsOrigins,
-  TESSERA_METRICS_TOKEN: optionalText,
-  TESSERA_AUDIT_RETENTION: duration('365d', { min: 86_400_000 }),
-  TESSERA_AUDIT_HEAD_INTERVAL: duration('1h', { min: 60_000, max: 7 * 86_400_000 }),
-  TESSERA_IP_BLOCK_DURATION: duration('15m', { min: 0, max: 7 * 86_400_000 }),
-  TESSERA_DETECTION_EXEMPT: detectionExempt,
-  TESSERA_BOOTSTRAP_ADMIN: bootstrapAdmin,
-  TESSERA_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
-
-export type Env = z.input<typeof envSchema>;
-export type ParsedEnv = z.output<typeof envSchema>;
+/** The environment variables Tessera reads: one parser each, so every issue's path names its variable. */
+export const envSchema = z.object(Object.fromEntries(settingsOf(settings).map(({ setting }) => [setting.variable, setting.schema])));

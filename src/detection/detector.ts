@@ -5,8 +5,8 @@ import type { IncidentTrigger } from '../incidents/incident.js';
 import type { IncidentService } from '../incidents/service.js';
 import type { IpBlocks } from '../protection/ip-blocks.js';
 import { networkOf } from '../protection/network.js';
-import type { HotState } from '../store/hot/hot-state.js';
-import type { StoreSet } from '../store/stores.js';
+import type { SessionStore } from '../sessions/store.js';
+import type { SlidingWindows } from '../store/hot/ports.js';
 
 const minute = 60_000;
 
@@ -48,10 +48,10 @@ export interface Detector {
 
 export interface DetectorOptions {
   events: EventBus;
-  hotState: HotState;
+  hotState: SlidingWindows;
   incidents: IncidentService;
   ipBlocks: IpBlocks;
-  stores: StoreSet;
+  stores: { sessions: Pick<SessionStore, 'findById'> };
   logger?: Logger | undefined;
 }
 

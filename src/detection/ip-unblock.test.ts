@@ -75,9 +75,9 @@ for (const backend of testBackends()) {
           assert.equal(again.statusCode, 200, again.body);
 
           await t.tessera.auditChain.flush();
-          const [record] = await t.tessera.stores.audit.list({ type: 'ip.unblocked' }, { limit: 1 });
+          const [record] = await t.stores.audit.list({ type: 'ip.unblocked' }, { limit: 1 });
           assert.ok(record, 'an ip.unblocked record');
-          assert.deepEqual(record.details, { blockedIp: network, incidentId: incident.id, by: (await t.tessera.stores.users.findByUsername('security-admin'))!.id });
+          assert.deepEqual(record.details, { blockedIp: network, incidentId: incident.id, by: (await t.stores.users.findByUsername('security-admin'))!.id });
           assert.equal(record.severity, 'medium');
         });
       });
@@ -88,7 +88,7 @@ for (const backend of testBackends()) {
         await spray(t, '198.51.100.77');
         const [incident] = await incidentsOf(t, admin, 'password_spraying');
         assert.ok(incident);
-        t.tessera.hotState.clearUntil = async () => {
+        t.hotState.clearUntil = async () => {
           throw new Error('hot state unreachable');
         };
         const response = await t.app.inject({ method: 'PATCH', url: `/admin/incidents/${incident.id}`, payload: { status: 'resolved' }, headers: { authorization: `Bearer ${admin}` } });
@@ -143,7 +143,7 @@ for (const backend of testBackends()) {
           assert.equal(incident.evidence.blocked_ip, undefined, 'nothing blocked');
           assert.equal((await loginFrom(t, address, 'developer', strongPassword)).statusCode, 200);
           await t.tessera.auditChain.flush();
-          assert.deepEqual(await t.tessera.stores.audit.list({ type: 'ip.blocked' }, { limit: 1 }), []);
+          assert.deepEqual(await t.stores.audit.list({ type: 'ip.blocked' }, { limit: 1 }), []);
         });
       });
     }

@@ -6,7 +6,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { settings, settingsOf } from '../config/schema.js';
 import { errorCodes } from '../errors/codes.js';
+import { eventCatalogue, type EventDescription } from '../events/catalogue.js';
 
 export interface GeneratedSection {
   /** Path of the document, relative to the repository root. */
@@ -35,7 +37,32 @@ export function renderErrorCatalogue(): string {
   );
 }
 
-export const sections: readonly GeneratedSection[] = [{ doc: 'docs/errors.md', name: 'errors', render: renderErrorCatalogue }];
+/** The README's configuration table: every variable of the config schema, in its order. */
+export function renderConfigReference(): string {
+  return table(
+    ['variable', 'default', 'meaning', 'status'],
+    settingsOf(settings).map(({ setting }) => [`\`${setting.variable}\``, setting.defaultText, setting.description, setting.status]),
+  );
+}
+
+function recorded({ outcome, severity, severityNote, sampled }: EventDescription): string {
+  const notes = [sampled ? 'sampled' : undefined, severityNote].filter((note) => note !== undefined);
+  return `${outcome} · ${severity}${notes.map((note) => ` (${note})`).join('')}`;
+}
+
+/** docs/events.md's catalogue: every event type of the bus and every audit anchor. */
+export function renderEventCatalogue(): string {
+  return table(
+    ['type', 'outcome · severity', 'payload (details)', 'emitted when'],
+    Object.entries(eventCatalogue).map(([type, event]) => [`\`${type}\``, recorded(event), event.payload, event.when]),
+  );
+}
+
+export const sections: readonly GeneratedSection[] = [
+  { doc: 'docs/errors.md', name: 'errors', render: renderErrorCatalogue },
+  { doc: 'docs/events.md', name: 'events', render: renderEventCatalogue },
+  { doc: 'README.md', name: 'config', render: renderConfigReference },
+];
 
 /** `text` with the section `name` replaced by `content`; throws when its markers are missing. */
 export function fillSection(text: string, name: string, content: string): string {
@@ -50,15 +77,17 @@ export function fillSection(text: string, name: string, content: string): string
 
 export const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 
+/** `text` of the document `doc` with each of its generated sections written from the code. */
+export function regenerate(doc: string, text: string): string {
+  return sections.filter((section) => section.doc === doc).reduce((written, section) => fillSection(written, section.name, section.render()), text);
+}
+
 /** Each document as it is committed and as the generator would write it. */
 export function generatedDocs(root = repositoryRoot): { doc: string; committed: string; generated: string }[] {
   const docs = [...new Set(sections.map((section) => section.doc))];
   return docs.map((doc) => {
     const committed = readFileSync(new URL(doc, `file://${root}`), 'utf8');
-    const generated = sections
-      .filter((section) => section.doc === doc)
-      .reduce((text, section) => fillSection(text, section.name, section.render()), committed);
-    return { doc, committed, generated };
+    return { doc, committed, generated: regenerate(doc, committed) };
   });
 }
 

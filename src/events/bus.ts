@@ -1,4 +1,5 @@
-import type { Stores } from '../store/stores.js';
+import type { AuditQueue } from '../audit/store.js';
+import type { UnitOfWork } from '../store/unit-of-work.js';
 
 /**
  * The typed catalogue of security events, named `<entity>.<verb>` (docs/events.md). Features
@@ -69,10 +70,18 @@ export type SecurityEvent = {
 }[SecurityEventType];
 
 /**
+ * A transaction an event's record can join: its audit queue and its commit hook. A feature that
+ * emits inside a transaction lists `audit: AuditQueue` among the stores of that transaction.
+ */
+export interface EventTransaction extends UnitOfWork {
+  audit: AuditQueue;
+}
+
+/**
  * Writes an event's audit record: inside `tx` when given (the transaction of the change), else on
  * its own. Sampled-out events are not written. Resolves to whether a record was written.
  */
-export type EventRecorder = (event: SecurityEvent, tx: Stores | undefined) => Promise<boolean>;
+export type EventRecorder = (event: SecurityEvent, tx: EventTransaction | undefined) => Promise<boolean>;
 
 /**
  * Hears every event after it is durable: its audit record is written and committed (not yet
@@ -92,7 +101,13 @@ export interface EventBus {
    * An event describing a change made in `tx`: its record is written in that transaction, and
    * listeners hear it only once the transaction commits.
    */
-  emitIn<T extends SecurityEventType>(tx: Stores, type: T, payload: SecurityEventPayloads[T], context?: EventContext): Promise<void>;
+  emitIn<T extends SecurityEventType>(tx: EventTransaction, type: T, payload: SecurityEventPayloads[T], context?: EventContext): Promise<void>;
+  /**
+   * An event whose record its change has already written and committed itself: the anchors the
+   * audit chain holds (retention's `audit.pruned`), which only the holder of the chain's lock may
+   * append, signed and never queued. Listeners hear it as recorded; nothing is written again.
+   */
+  announce<T extends SecurityEventType>(type: T, payload: SecurityEventPayloads[T], context?: EventContext): void;
   /** Subscribes to every event; returns the unsubscribe function. */
   subscribe(listener: EventListener): () => void;
 }
@@ -132,6 +147,9 @@ export function createEventBus(options: EventBusOptions): EventBus {
       const event = eventOf(type, payload, context);
       const recorded = (await options.recorder?.(event, tx)) ?? false;
       tx.afterCommit(() => deliver(event, recorded));
+    },
+    announce(type, payload, context = {}) {
+      deliver(eventOf(type, payload, context), true);
     },
     subscribe(listener) {
       listeners.add(listener);

@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import { isSessionActive, type Session } from '../sessions/session.js';
-import type { StoreSet } from '../store/stores.js';
+import type { SessionStore } from '../sessions/store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
-import type { AccessVerifier, TokenOrigin } from '../auth/access-verifier.js';
+import type { AccessVerifier, TokenOrigin } from '../tokens/access-verifier.js';
+import type { UserStore } from '../users/store.js';
 import type { User } from '../users/user.js';
 
 /** Who is calling: a verified access token, its user and its session. */
@@ -20,7 +21,11 @@ export type Authenticate = (token: string, origin?: TokenOrigin) => Promise<Auth
  * act for the user rely on: the user exists and is enabled, the session is the user's and active.
  * Every failure is 401 `invalid_token`.
  */
-export function createAuthenticate(options: { verifier: AccessVerifier; stores: StoreSet; clock: Clock }): Authenticate {
+export function createAuthenticate(options: {
+  verifier: AccessVerifier;
+  stores: { users: Pick<UserStore, 'findById'>; sessions: Pick<SessionStore, 'findById'> };
+  clock: Clock;
+}): Authenticate {
   const { verifier, stores, clock } = options;
 
   return async function authenticate(token, origin) {

@@ -1,12 +1,16 @@
+import type { AuditQueue } from '../audit/store.js';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
+import type { ResetTokenStore } from '../passwords/reset-token-store.js';
 import { assertPasswordInput } from '../passwords/rules.js';
 import type { LoginProtection } from '../protection/login-protection.js';
 import type { RevocationService } from '../revocation/service.js';
-import type { StoreSet } from '../store/stores.js';
+import type { SessionStore } from '../sessions/store.js';
+import type { Transactional } from '../store/unit-of-work.js';
+import type { UserStore } from '../users/store.js';
 
 /** Passwords a change may not reuse: the current one and the four before it (SPEC §4). */
 export const passwordHistorySize = 5;
@@ -23,7 +27,7 @@ export interface ChangePasswordInput {
 export type ChangePassword = (input: ChangePasswordInput) => Promise<void>;
 
 export interface ChangePasswordOptions {
-  stores: StoreSet;
+  stores: Transactional<{ users: UserStore; sessions: SessionStore; resetTokens: ResetTokenStore; audit: AuditQueue }>;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   protection: LoginProtection;

@@ -35,7 +35,8 @@ describe('login steps', () => {
 
   it('does exactly one password verification whether the user exists, is disabled, or not', async () => {
     const hasher = countingHasher();
-    const { stores, sessions, tokens, clock, events, protection } = t.tessera;
+    const { sessions, tokens, clock, events, protection } = t.tessera;
+    const { stores } = t;
     const login = createLogin({ stores, hasher, sessions, tokens, clock, events, protection });
     const disabledId = await createUser(t, 'disabled-user');
     await stores.users.setDisabled(disabledId, true, new Date());
@@ -67,9 +68,9 @@ describe('login steps', () => {
     assert.equal((await me(first.access_token)).statusCode, 401, 'the oldest session was ended');
     assert.equal((await me(second.access_token)).statusCode, 200);
     assert.equal((await me(third.access_token)).statusCode, 200);
-    const ended = await t.tessera.stores.sessions.findById(first.session_id);
+    const ended = await t.stores.sessions.findById(first.session_id);
     assert.equal(ended?.revokeReason, 'session_limit');
-    const refresh = await t.tessera.stores.refreshTokens.findById(first.refresh_token.split('.')[0]!);
+    const refresh = await t.stores.refreshTokens.findById(first.refresh_token.split('.')[0]!);
     assert.ok(refresh?.revokedAt, 'its refresh token was revoked with it');
   });
 });

@@ -5,8 +5,8 @@ import type { PasswordHasher } from '../passwords/hasher.js';
 import type { AttemptLane, LoginProtection } from '../protection/login-protection.js';
 import { assertPasswordInput } from '../passwords/rules.js';
 import type { DeviceInfo, SessionService } from '../sessions/service.js';
-import type { StoreSet } from '../store/stores.js';
 import type { AccessTokens } from '../tokens/access-token.js';
+import type { UserStore } from '../users/store.js';
 import type { User } from '../users/user.js';
 import { canonicalEmail, canonicalUsername } from '../users/username.js';
 import { issueTokenResponse, type TokenResponse } from './token-response.js';
@@ -24,7 +24,8 @@ export interface LoginInput {
 }
 
 export interface LoginOptions {
-  stores: StoreSet;
+  /** Read, and a rehash written, outside any transaction: the session is opened by `sessions`. */
+  stores: { users: UserStore };
   hasher: PasswordHasher;
   sessions: SessionService;
   tokens: AccessTokens;

@@ -96,5 +96,31 @@ for (const backend of testBackends()) {
       assert.equal((await confirm(token, newPassword)).statusCode, 204, 'the token was not used up');
       assertInvalidToken(await confirm(other, 'yet another passphrase 43'), 'the committed reset ended the other token');
     });
+
+    it('mints no reset token whose mail cannot be queued, and mails a working one once it can', async () => {
+      const userId = await createUser(t, 'unqueued', { email: 'unqueued@example.com' });
+      const tokensOfUser = async () =>
+        Number((await t.db.query<{ n: string }>('SELECT count(*)::text AS n FROM password_reset_tokens WHERE user_id = $1', [userId]))[0]!.n);
+      // The mail joins the transaction that mints its token: refusing the mail's row refuses the token.
+      await t.db.exec(`
+        CREATE FUNCTION refuse_mail() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'outbox unavailable'; END $$;
+        CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox FOR EACH ROW WHEN (NEW.kind = 'password_reset') EXECUTE FUNCTION refuse_mail();`);
+      try {
+        const response = await t.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { username: 'unqueued' } });
+        assert.equal(response.statusCode, 202);
+        await t.tessera.passwordReset.settled();
+        assert.equal(await tokensOfUser(), 0, 'no token without its mail');
+      } finally {
+        await t.db.exec('DROP TRIGGER refuse_mail ON outbox; DROP FUNCTION refuse_mail();');
+      }
+      // The request stays in the outbox and is retried (first retry after 10 s).
+      t.clock.advance(11_000);
+      await t.tessera.passwordReset.deliver();
+      const mails = smtp.mails.filter((mail) => mail.to.includes('unqueued@example.com'));
+      assert.equal(mails.length, 1, 'one mail once the outbox takes it');
+      assert.equal(await tokensOfUser(), 1, 'one token, the mailed one');
+      assert.equal((await confirm(tokenIn(mails[0]!) ?? assert.fail('the mail carries a token'), newPassword)).statusCode, 204);
+    });
   });
 }

@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { AuditQueue } from '../audit/store.js';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
@@ -8,11 +9,13 @@ import type { OutboxMessage, OutboxStore, PasswordResetMail, PasswordResetReques
 import type { MailTransport } from '../outbox/transports.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
+import type { ResetTokenStore } from '../passwords/reset-token-store.js';
 import type { LoginProtection } from '../protection/login-protection.js';
 import { networkOf } from '../protection/network.js';
 import type { RevocationService } from '../revocation/service.js';
-import type { RateLimiter } from '../store/hot/hot-state.js';
-import type { StoreSet } from '../store/stores.js';
+import type { RateLimiter } from '../store/hot/ports.js';
+import type { Transactional } from '../store/unit-of-work.js';
+import type { UserStore } from '../users/store.js';
 import { generateOpaqueToken, parseOpaqueToken, tokenSecretMatches } from '../tokens/opaque-token.js';
 import { canonicalEmail, canonicalUsername } from '../users/username.js';
 import { passwordHistorySize } from './change-password.js';
@@ -21,7 +24,8 @@ import { passwordHistorySize } from './change-password.js';
 export const resetTokenTtlMs = 30 * 60_000;
 
 export interface PasswordResetOptions {
-  stores: StoreSet;
+  /** The outbox here is the one inside a transaction: a reset mail joins the one that mints its token. */
+  stores: Transactional<{ users: UserStore; resetTokens: ResetTokenStore; outbox: Pick<OutboxStore, 'enqueue'>; audit: AuditQueue }>;
   outbox: OutboxStore;
   transport: MailTransport;
   /** Seals outbox bodies (purpose "outbox"). */
@@ -138,9 +142,13 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
     const expiresAt = new Date(now + resetTokenTtlMs);
     const mail: PasswordResetMail = { to: user.email, username: user.username, token: token.token, expiresAt: expiresAt.toISOString() };
     const id = randomUUID();
-    await stores.resetTokens.insert({ id: token.id, userId: user.id, secretHash: token.secretHash, createdAt: new Date(now), expiresAt });
-    await outbox.enqueue({ id, kind: 'password_reset', sealed: sealer.seal(JSON.stringify(mail), id), createdAt: new Date(now) });
-    await events.emit('password.reset_requested', { userId: user.id }, { ip: request.ip ?? null, ...(request.requestId ? { requestId: request.requestId } : {}) });
+    // One transaction: a token is never left without its mail (the request is retried whole).
+    await stores.transaction(async (tx) => {
+      await tx.resetTokens.insert({ id: token.id, userId: user.id, secretHash: token.secretHash, createdAt: new Date(now), expiresAt });
+      await tx.outbox.enqueue({ id, kind: 'password_reset', sealed: sealer.seal(JSON.stringify(mail), id), createdAt: new Date(now) });
+      const context = { ip: request.ip ?? null, ...(request.requestId ? { requestId: request.requestId } : {}) };
+      await events.emitIn(tx, 'password.reset_requested', { userId: user.id }, context);
+    });
   }
 
   const invalid = () => new AuthError('invalid_token', { status: 400, description: 'The reset token is invalid, expired or already used.' });

@@ -34,10 +34,10 @@ for (const backend of testBackends()) {
       assert.equal(pair.session_id, first.session_id);
       assert.deepEqual(pair.user.permissions, ['orders:read']);
       assert.equal((await me(pair.access_token)).statusCode, 200);
-      const old = await t.tessera.stores.refreshTokens.findById(first.refresh_token.split('.')[0]!);
+      const old = await t.stores.refreshTokens.findById(first.refresh_token.split('.')[0]!);
       assert.ok(old?.consumedAt);
       assert.equal(old?.successorId, pair.refresh_token.split('.')[0]);
-      const session = await t.tessera.stores.sessions.findById(first.session_id);
+      const session = await t.stores.sessions.findById(first.session_id);
       assert.equal(session?.lastActiveAt.getTime(), t.clock.now());
       assert.ok(events.some((e) => e.type === 'refresh_token.rotated' && e.payload.sessionId === first.session_id));
       // The rotated pair keeps working.
@@ -55,7 +55,7 @@ for (const backend of testBackends()) {
       assert.equal(b.statusCode, 200);
       assert.equal(b.body, a.body, 'byte-identical');
       assert.equal((await me(a.json().access_token)).statusCode, 200, 'the session lives on');
-      const stored = await t.tessera.stores.refreshTokens.findById(first.refresh_token.split('.')[0]!);
+      const stored = await t.stores.refreshTokens.findById(first.refresh_token.split('.')[0]!);
       assert.ok(stored?.successorSealed && !stored.successorSealed.includes(a.json().refresh_token), 'the pair is stored sealed');
     });
 
@@ -64,11 +64,11 @@ for (const backend of testBackends()) {
       const first = await signIn(t, 'sweep-user');
       assert.equal((await refresh(first.refresh_token)).statusCode, 200);
       const id = first.refresh_token.split('.')[0]!;
-      assert.ok((await t.tessera.stores.refreshTokens.findById(id))?.successorSealed);
-      assert.equal(await t.tessera.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 10_000)), 0, 'still in its window');
+      assert.ok((await t.stores.refreshTokens.findById(id))?.successorSealed);
+      assert.equal(await t.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 10_000)), 0, 'still in its window');
       t.clock.advance(11_000);
-      assert.ok((await t.tessera.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 10_000))) >= 1);
-      assert.equal((await t.tessera.stores.refreshTokens.findById(id))?.successorSealed, null);
+      assert.ok((await t.stores.refreshTokens.clearSealedBefore(new Date(t.clock.now() - 10_000))) >= 1);
+      assert.equal((await t.stores.refreshTokens.findById(id))?.successorSealed, null);
     });
 
     it('treats reuse after the grace window as theft: the whole session is revoked', async () => {
@@ -84,7 +84,7 @@ for (const backend of testBackends()) {
       assert.equal((await refresh(successor.refresh_token)).statusCode, 401, 'the successor is revoked too');
       assert.equal((await me(successor.access_token)).statusCode, 401, 'and every access token of the session');
       assert.equal((await me(first.access_token)).statusCode, 401);
-      const session = await t.tessera.stores.sessions.findById(first.session_id);
+      const session = await t.stores.sessions.findById(first.session_id);
       assert.equal(session?.revokeReason, 'refresh_token_reused');
     });
 
@@ -95,7 +95,7 @@ for (const backend of testBackends()) {
       assert.equal((await refresh(second.refresh_token)).statusCode, 200);
       const reuse = await refresh(first.refresh_token);
       assert.equal(reuse.statusCode, 401);
-      const session = await t.tessera.stores.sessions.findById(first.session_id);
+      const session = await t.stores.sessions.findById(first.session_id);
       assert.equal(session?.revokeReason, 'refresh_token_reused');
     });
 
@@ -109,7 +109,7 @@ for (const backend of testBackends()) {
       for (let elapsed = 0; elapsed < 29 * day; elapsed += 6 * day) {
         t.clock.advance(6 * day);
         const next = await refresh(current.refresh_token);
-        if (t.clock.now() - Date.parse((await t.tessera.stores.sessions.findById(current.session_id))!.createdAt.toISOString()) < 30 * day) {
+        if (t.clock.now() - Date.parse((await t.stores.sessions.findById(current.session_id))!.createdAt.toISOString()) < 30 * day) {
           assert.equal(next.statusCode, 200);
           current = next.json();
           assert.ok(current.refresh_expires_in <= 30 * 86_400, 'refresh expiry capped by the session');
@@ -122,7 +122,7 @@ for (const backend of testBackends()) {
     it('refuses the refresh of a disabled or deleted user', async () => {
       const id = await createUser(t, 'soon-disabled');
       const tokens = await signIn(t, 'soon-disabled');
-      await t.tessera.stores.users.setDisabled(id, true, new Date(t.clock.now()));
+      await t.stores.users.setDisabled(id, true, new Date(t.clock.now()));
       assert.equal((await refresh(tokens.refresh_token)).statusCode, 401);
     });
 
@@ -173,7 +173,7 @@ for (const backend of testBackends()) {
         headers: { 'user-agent': 'Stolen/1.0' },
       });
       assert.equal(moved.statusCode, 401);
-      const session = await strict.tessera.stores.sessions.findById(tokens.session_id);
+      const session = await strict.stores.sessions.findById(tokens.session_id);
       assert.equal(session?.revokeReason, 'session_binding');
     });
 
@@ -189,7 +189,7 @@ for (const backend of testBackends()) {
         headers: { 'user-agent': 'attacker-tool' },
       });
       assert.equal(copied.statusCode, 401, 'no pair for the copy');
-      const session = await strict.tessera.stores.sessions.findById(tokens.session_id);
+      const session = await strict.stores.sessions.findById(tokens.session_id);
       assert.equal(session?.revokeReason, 'session_binding');
       const me = await strict.app.inject({ url: '/auth/me', headers: { authorization: `Bearer ${own.json().access_token}` } });
       assert.equal(me.statusCode, 401);
@@ -209,7 +209,7 @@ for (const backend of testBackends()) {
         await strict.db.query('UPDATE sessions SET ip = $2 WHERE id = $1', [tokens.session_id, stored]);
         const response = await strict.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: tokens.refresh_token }, remoteAddress: from });
         assert.equal(response.statusCode, status, `${stored} refreshed from ${from}`);
-        const session = await strict.tessera.stores.sessions.findById(tokens.session_id);
+        const session = await strict.stores.sessions.findById(tokens.session_id);
         assert.equal(session?.revokeReason ?? null, status === 200 ? null : 'session_binding', stored);
       }
     });
@@ -252,9 +252,9 @@ for (const backend of testBackends()) {
         assert.ok(statuses.every((s) => s === 200), `round ${round}: ${statuses.join(',')}`);
         assert.equal(new Set(responses.map((r) => r.body)).size, 1, 'one pair');
         const successor = responses[0]!.json();
-        const rows = await Promise.all([tokens.refresh_token, successor.refresh_token].map((token) => t.tessera.stores.refreshTokens.findById(token.split('.')[0]!)));
+        const rows = await Promise.all([tokens.refresh_token, successor.refresh_token].map((token) => t.stores.refreshTokens.findById(token.split('.')[0]!)));
         assert.equal(rows[0]?.successorId, rows[1]?.id);
-        const session = await t.tessera.stores.sessions.findById(tokens.session_id);
+        const session = await t.stores.sessions.findById(tokens.session_id);
         assert.equal(session?.revokedAt, null, 'no reuse was detected');
         assert.equal((await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: successor.refresh_token } })).statusCode, 200);
       }

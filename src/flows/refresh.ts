@@ -2,15 +2,16 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { Sealer } from '../keys/sealer.js';
-import type { RevocationService, PendingRevocations } from '../revocation/service.js';
-import type { RateLimiter } from '../store/hot/hot-state.js';
-import type { Stores, StoreSet } from '../store/stores.js';
+import type { RevocationService, PendingRevocations, RevocationTransaction, SessionEndingStores } from '../revocation/service.js';
+import type { RateLimiter } from '../store/hot/ports.js';
+import type { Transactional } from '../store/unit-of-work.js';
 import type { AccessTokens } from '../tokens/access-token.js';
-import { generateOpaqueToken, parseOpaqueToken, tokenSecretMatches, type OpaqueTokenParts } from '../tokens/opaque-token.js';
+import { generateOpaqueToken, type OpaqueTokenParts } from '../tokens/opaque-token.js';
+import { checkRefreshTokenParts, parseRefreshToken, refreshTokenStateDetail } from '../sessions/refresh-token-check.js';
 import type { RefreshTokenRecord } from '../sessions/refresh-token-store.js';
 import { issueTokenResponse, type TokenResponse } from './token-response.js';
 import { canonicalIp } from '../protection/ip-address.js';
-import { isSessionActive, type Session } from '../sessions/session.js';
+import type { Session } from '../sessions/session.js';
 
 export interface RefreshInput {
   refreshToken: unknown;
@@ -32,7 +33,8 @@ function sameAddress(a: string | null, b: string | null): boolean {
 }
 
 export interface RefreshOptions {
-  stores: StoreSet;
+  /** A rotation locks the token, and may end its session (reuse, binding). */
+  stores: Transactional<SessionEndingStores>;
   tokens: AccessTokens;
   revocations: RevocationService;
   events: EventBus;
@@ -87,7 +89,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
   }
 
   async function recordContextChange(
-    tx: Stores,
+    tx: RevocationTransaction,
     session: Session,
     changed: { ip: boolean; userAgent: boolean },
     ended: boolean,
@@ -102,13 +104,12 @@ export function createRefresh(options: RefreshOptions): Refresh {
     );
   }
 
-  async function rotate(tx: Stores, parts: OpaqueTokenParts, input: RefreshInput, now: number): Promise<Outcome> {
-    const view = await tx.refreshTokens.lockForRotation(parts.id);
+  async function rotate(tx: RevocationTransaction, parts: OpaqueTokenParts, input: RefreshInput, now: number): Promise<Outcome> {
+    const check = await checkRefreshTokenParts(parts, (id) => tx.refreshTokens.lockForRotation(id), now);
     // A wrong secret for a real id is a guess, not a reuse: refuse without touching the session.
-    if (!view || !tokenSecretMatches(parts.secret, view.token.secretHash)) return { kind: 'refused', detail: 'unknown refresh token' };
-    const { token: record, session, user } = view;
-    if (!isSessionActive(session, now)) return { kind: 'refused', detail: 'session ended' };
-    if (record.revokedAt) return { kind: 'refused', detail: 'token revoked' };
+    if (!check.found) return { kind: 'refused', detail: check.detail };
+    const { family: { token: record, session, user }, state } = check;
+    if (state === 'session_ended' || state === 'revoked') return { kind: 'refused', detail: refreshTokenStateDetail[state] };
 
     // Binding applies to grace replays too: a copied token presented elsewhere is no retry.
     const contextChanged = { ip: !sameAddress(input.ip, session.ip), userAgent: input.userAgent !== session.userAgent };
@@ -122,7 +123,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
       };
     }
 
-    if (record.consumedAt) {
+    if (state === 'consumed') {
       const successor = record.successorId ? await tx.refreshTokens.findById(record.successorId) : undefined;
       if (replayable(record, successor, now)) {
         await recordContextChange(tx, session, contextChanged, false, input.context);
@@ -137,8 +138,7 @@ export function createRefresh(options: RefreshOptions): Refresh {
       await events.emitIn(tx, 'refresh_token.reused', { userId: session.userId, sessionId: session.id }, input.context);
       return { kind: 'reused', session, pending: await revocations.revokeSessionIn(tx, session, 'refresh_token_reused', now, input.context) };
     }
-    if (record.expiresAt.getTime() <= now) return { kind: 'refused', detail: 'token expired' };
-    if (user.disabled) return { kind: 'refused', detail: 'user disabled' };
+    if (state !== 'usable') return { kind: 'refused', detail: refreshTokenStateDetail[state] };
 
     // Only minting counts against the limit: grace replays and reuse detection never wait on it.
     const limited = await withinRateLimit(session.id);
@@ -168,7 +168,8 @@ export function createRefresh(options: RefreshOptions): Refresh {
   }
 
   return async function refresh(input) {
-    const parts = parseOpaqueToken(input.refreshToken);
+    // Parsed before the transaction: a malformed token costs no database round trip.
+    const parts = parseRefreshToken(input.refreshToken);
     if (!parts) throw invalidGrant('malformed refresh token');
     const now = clock.now();
     const outcome = await stores.transaction((tx) => rotate(tx, parts, input, now));

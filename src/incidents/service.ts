@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
-import type { StoreSet } from '../store/stores.js';
+import type { AuditQueue } from '../audit/store.js';
+import type { Transactional } from '../store/unit-of-work.js';
 import type { IpBlocks } from '../protection/ip-blocks.js';
 import type { Incident, IncidentTrigger } from './incident.js';
-import type { IncidentQuery } from './store.js';
+import type { IncidentQuery, IncidentStore } from './store.js';
 
 export interface IncidentService {
   /** Opens an incident or updates the unresolved one of the same type and subject. */
@@ -21,7 +22,7 @@ export interface IncidentService {
 }
 
 export interface IncidentServiceOptions {
-  stores: StoreSet;
+  stores: Transactional<{ incidents: IncidentStore; audit: AuditQueue }>;
   events: EventBus;
   clock: Clock;
   /** Lifts the IP block a resolved incident names (`evidence.blocked_ip`). */

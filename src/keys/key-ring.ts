@@ -2,10 +2,11 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { SigningAlg } from '../config/schema.js';
-import type { StoreSet } from '../store/stores.js';
+import type { Transactional } from '../store/unit-of-work.js';
 import { generateSigningKey } from './generate.js';
 import { checkSigningKey, sealSigningKey, type KeyCheck } from './integrity.js';
 import type { Sealer } from './sealer.js';
+import type { SigningKeyStore } from './store.js';
 import type { PublicJwk, SigningKeyRecord } from './signing-key.js';
 
 export interface SigningKey {
@@ -21,7 +22,7 @@ export interface VerificationKey {
 }
 
 export interface KeyRingOptions {
-  stores: StoreSet;
+  stores: Transactional<{ signingKeys: SigningKeyStore }>;
   /** Seals private keys at rest (purpose "signing-keys"). */
   sealer: Sealer;
   alg: SigningAlg;

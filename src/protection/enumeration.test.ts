@@ -115,7 +115,7 @@ for (const backend of testBackends()) {
     it('/metrics grows the same for a wrong password, an unknown name and a disabled account, locks included', async () => {
       await createUser(t, 'metrics-real', { email: 'metrics-real@example.com' });
       const disabled = await createUser(t, 'metrics-disabled');
-      await t.tessera.stores.users.setDisabled(disabled, true, new Date(t.clock.now()));
+      await t.stores.users.setDisabled(disabled, true, new Date(t.clock.now()));
       const cases: [string, Record<string, string>, string][] = [
         ['wrong password', { username: 'metrics-real' }, wrong],
         ['unknown name', { username: 'metrics-ghost' }, wrong],

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { EventBus, EventContext } from '../events/bus.js';
-import type { HotState } from '../store/hot/hot-state.js';
+import type { TimedMarks } from '../store/hot/ports.js';
 import { parseRange, type IpRange } from './ip-address.js';
 import { networkOf } from './network.js';
 
@@ -22,7 +22,7 @@ export interface IpBlocks {
 }
 
 export interface IpBlocksOptions {
-  hotState: HotState;
+  hotState: TimedMarks;
   events: EventBus;
   clock: Clock;
   durationMs: number;

@@ -3,10 +3,10 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
-import type { HotState, RateLimiter } from '../store/hot/hot-state.js';
+import type { RateLimiter, RateLimiters, TimedMarks } from '../store/hot/ports.js';
 import type { User } from '../users/user.js';
 import { createDeviceTokens, deviceTokenTtlMs, type DeviceToken } from './device-tokens.js';
-import type { LockState } from './lockout.js';
+import type { LockState, LockoutStore } from './lockout.js';
 import { networkOf } from './network.js';
 
 /** How long a network an account signed in from keeps its own lane (docs/adr/006). */
@@ -78,7 +78,7 @@ export interface LoginProtection {
 }
 
 export interface LoginProtectionOptions {
-  hotState: HotState;
+  hotState: RateLimiters & TimedMarks & { readonly lockouts: LockoutStore };
   clock: Clock;
   events: EventBus;
   users: { findById(id: string): Promise<User | undefined> };

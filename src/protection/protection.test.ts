@@ -195,7 +195,7 @@ for (const backend of testBackends()) {
         statuses.push(response.statusCode);
       }
       assert.deepEqual(statuses, [201, 201, 201, 429]);
-      assert.equal(await t.tessera.stores.users.findByUsername('joiner-3'), undefined);
+      assert.equal(await t.stores.users.findByUsername('joiner-3'), undefined);
     });
   });
 }

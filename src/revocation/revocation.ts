@@ -17,6 +17,21 @@ export interface Revocation {
 /** A change to fan out: a new revocation, or a user enabled again (the `disabled` entry ends). */
 export type RevocationChange = { type: 'revoked'; revocation: Revocation } | { type: 'enabled'; userId: string };
 
+/** Hears the revocation changes of every instance. */
+export interface RevocationSubscriber {
+  /** A change published by any instance, this one included. */
+  change(change: RevocationChange): void;
+  /** The fan-out was interrupted (e.g. Redis reconnected): changes may have been missed. */
+  resync(): void;
+}
+
+/** Fans revocation changes out to every instance sharing the hot state. */
+export interface RevocationFanOut {
+  publish(change: RevocationChange): Promise<void>;
+  /** Returns the unsubscribe function. */
+  subscribe(subscriber: RevocationSubscriber): () => void;
+}
+
 /** The durable record of revocations (SQL); the hot state is rebuilt from it. */
 export interface RevocationStore {
   /** Inserts or extends a revocation (the later `at` and `expiresAt` win). */

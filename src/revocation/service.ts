@@ -1,14 +1,27 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { EventBus, EventContext } from '../events/bus.js';
-import type { HotState } from '../store/hot/hot-state.js';
-import type { Stores, StoreSet } from '../store/stores.js';
-import type { Revocation, RevocationChange } from './revocation.js';
+import type { AuditQueue } from '../audit/store.js';
+import type { RefreshTokenStore } from '../sessions/refresh-token-store.js';
+import type { SessionStore } from '../sessions/store.js';
+import type { Transactional, UnitOfWork } from '../store/unit-of-work.js';
+import type { UserStore } from '../users/store.js';
+import type { Revocation, RevocationChange, RevocationFanOut, RevocationStore } from './revocation.js';
 import { RevocationCache, type RevocationSubject, type RevokedReason } from './revocation-cache.js';
 
+/** What ending a session writes: `revokeSessionIn` joins the caller's transaction over them. */
+export interface SessionEndingStores {
+  sessions: SessionStore;
+  refreshTokens: RefreshTokenStore;
+  revocations: RevocationStore;
+  audit: AuditQueue;
+}
+
+export type RevocationTransaction = SessionEndingStores & UnitOfWork;
+
 export interface RevocationServiceOptions {
-  stores: StoreSet;
-  hotState: HotState;
+  stores: Transactional<SessionEndingStores & { users: UserStore }>;
+  hotState: RevocationFanOut;
   events: EventBus;
   clock: Clock;
   /** How long any access token can live (TESSERA_ACCESS_TTL): revocations are kept that long. */
@@ -44,7 +57,7 @@ export interface RevocationService {
    * `session.revoked` event. Returns what to `announce` after the commit.
    */
   revokeSessionIn(
-    tx: Stores,
+    tx: RevocationTransaction,
     session: { id: string; userId: string },
     reason: string,
     at: number,
@@ -80,7 +93,7 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
   }
 
   async function revokeSessionIn(
-    tx: Stores,
+    tx: RevocationTransaction,
     session: { id: string; userId: string },
     reason: string,
     at: number,
@@ -96,7 +109,7 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
     return [revocation];
   }
 
-  async function endSession(sessionId: string, reason: string, context: EventContext | undefined, also?: (tx: Stores, session: { id: string; userId: string }) => Promise<void>) {
+  async function endSession(sessionId: string, reason: string, context: EventContext | undefined, also?: (tx: RevocationTransaction, session: { id: string; userId: string }) => Promise<void>) {
     const at = clock.now();
     const pending = await stores.transaction(async (tx) => {
       const session = await tx.sessions.lockById(sessionId);

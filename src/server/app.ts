@@ -1,21 +1,24 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Tessera } from '../app/create-tessera.js';
 import { AuthError } from '../errors/auth-error.js';
 import { registerErrorHandling, sendError } from './plugins/errors.js';
-import { baselineSecurityHeaders, registerRequestContext, requestIdFor } from './plugins/request-context.js';
+import { registerRequestContext, requestIdFor } from './plugins/request-context.js';
+import { registerSecurityHeaders, securityHeaders } from './plugins/security-headers.js';
+import { AccessLog, requestLogger } from './logger.js';
 import { registerClientAddress } from './plugins/client-address.js';
 import { registerIpBlock } from './plugins/ip-block.js';
 import { registerIpRateLimit } from './plugins/ip-rate-limit.js';
 import { registerRequestMetrics } from './plugins/request-metrics.js';
+import { guardAdminPrefix, registerAdminApi } from './plugins/auth-context.js';
 import { adminEventRoutes, type EventStreamOptions } from './routes/admin-events.js';
 import { adminAuditRoutes } from './routes/admin-audit.js';
 import { adminIncidentRoutes } from './routes/admin-incidents.js';
 import { adminStatsRoutes } from './routes/admin-stats.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { introspectRoutes } from './routes/introspect.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -35,10 +38,13 @@ export interface AppOptions {
 /** Builds the HTTP API over a Tessera. Routes only translate HTTP to service calls and back. */
 export async function buildApp(tessera: Tessera, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = tessera;
+  const headers = securityHeaders(config.issuer);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     genReqId: requestIdFor,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // One access-log line per request, as TESSERA_ACCESS_LOG says (logger.ts).
+    logController: new AccessLog(config.accessLog),
+    childLoggerFactory: requestLogger,
     bodyLimit: bodyLimitBytes,
     // TESSERA_TRUST_PROXY is applied by our own resolver (request.clientIp), never by Fastify's.
     trustProxy: false,
@@ -47,7 +53,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     routerOptions: { maxParamLength: 200 },
     // Errors raised before routing (an undecodable URL): same shape and headers as every other.
     frameworkErrors: (error, request, reply) => {
-      reply.headers({ ...baselineSecurityHeaders, 'x-request-id': request.id });
+      reply.headers({ ...headers, 'x-request-id': request.id });
       sendError(reply, new AuthError('invalid_request', { description: 'The request URL is malformed.', cause: error }));
     },
     ajv: {
@@ -65,18 +71,12 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   registerClientAddress(app, config.trustProxy);
+  // The first onRequest hook: every answer, a refused one too, carries the headers.
+  registerSecurityHeaders(app, headers);
   registerRequestContext(app);
   // Before any route: it learns the route templates as they are registered.
   registerRequestMetrics(app, tessera.metrics);
 
-  await app.register(helmet, {
-    // A JSON API: nothing may be framed, loaded or executed from its responses.
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    hsts: config.issuer.startsWith('https:') ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: [...config.corsOrigins],
@@ -89,18 +89,36 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     });
   }
 
-  registerIpRateLimit(app, { hotState: tessera.hotState, events: tessera.events, config });
+  registerIpRateLimit(app, { limiter: tessera.ipRateLimiter, events: tessera.events });
   registerIpBlock(app, { ipBlocks: tessera.ipBlocks, events: tessera.events, onError: (error) => options.logger?.warn({ err: error }, 'IP block check failed') });
-  await app.register(healthRoutes, { tessera });
-  await app.register(metricsRoutes, { tessera });
-  await app.register(wellKnownRoutes, { tessera });
-  await app.register(authRoutes, { tessera });
-  await app.register(tokenRoutes, { tessera });
-  await app.register(sessionRoutes, { tessera });
-  await app.register(verifyRoutes, { tessera });
-  await app.register(adminIncidentRoutes, { tessera });
-  await app.register(adminStatsRoutes, { tessera });
-  await app.register(adminAuditRoutes, { tessera });
-  await app.register(adminEventRoutes, { tessera, ...(options.eventStream ? { stream: options.eventStream } : {}) });
+  // Each route plugin gets only the services it calls; none gets the Tessera or a store.
+  guardAdminPrefix(app);
+  const { authenticate, events } = tessera;
+  await app.register(healthRoutes, { ready: () => tessera.ready() });
+  await app.register(metricsRoutes, { metrics: tessera.metrics, metricsToken: config.metricsToken });
+  await app.register(wellKnownRoutes, { issuer: config.issuer, keyRing: tessera.keyRing });
+  await app.register(authRoutes, {
+    login: tessera.login,
+    users: tessera.users,
+    authenticate,
+    changePassword: tessera.changePassword,
+    passwordReset: tessera.passwordReset,
+  });
+  await app.register(tokenRoutes, { refresh: tessera.refresh, authenticate, revocations: tessera.revocations, revokeToken: tessera.revokeToken });
+  await app.register(sessionRoutes, { authenticate, sessions: tessera.sessions });
+  await app.register(verifyRoutes, { verifier: tessera.verifier });
+  await app.register(introspectRoutes, { authenticate, events, introspect: tessera.introspect });
+  // Every route under /admin, behind one gate (plugins/auth-context.ts).
+  await registerAdminApi(app, { authenticate, events }, async (admin) => {
+    await admin.register(adminIncidentRoutes, { incidents: tessera.incidents });
+    await admin.register(adminStatsRoutes, { stats: tessera.stats });
+    await admin.register(adminAuditRoutes, { audit: tessera.auditReader, verification: tessera.auditVerification, clock: tessera.clock });
+    await admin.register(adminEventRoutes, {
+      audit: tessera.auditReader,
+      events,
+      authenticate,
+      ...(options.eventStream ? { stream: options.eventStream } : {}),
+    });
+  });
   return app;
 }

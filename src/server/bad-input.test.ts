@@ -568,13 +568,13 @@ for (const backend of testBackends()) {
     describe('POST /auth/login', () => {
       let sessionsBefore: number;
       before(async () => {
-        sessionsBefore = (await t.tessera.stores.sessions.listActiveByUser(adminId, new Date(t.clock.now()))).length;
+        sessionsBefore = (await t.stores.sessions.listActiveByUser(adminId, new Date(t.clock.now()))).length;
       });
       for (const c of loginCases()) {
         it(c.name, async () => assertError(await postBody(t, '/auth/login', c), c.expect, c.name, submitted(c)));
       }
       it('opened no session for admin, and the account still signs in', async () => {
-        const sessions = await t.tessera.stores.sessions.listActiveByUser(adminId, new Date(t.clock.now()));
+        const sessions = await t.stores.sessions.listActiveByUser(adminId, new Date(t.clock.now()));
         assert.equal(sessions.length, sessionsBefore, `sessions opened: ${JSON.stringify(sessions.map((s) => s.deviceName))}`);
         assert.equal((await signIn(t, 'admin')).user.username, 'admin');
       });
@@ -583,20 +583,20 @@ for (const backend of testBackends()) {
     describe('POST /auth/register (sign-up open)', () => {
       let usersBefore: number;
       before(async () => {
-        usersBefore = await t.tessera.stores.users.count();
+        usersBefore = await t.stores.users.count();
       });
       for (const c of registerCases()) {
         it(c.name, async () => assertError(await postBody(t, '/auth/register', c), c.expect, c.name, submitted(c)));
       }
       it('created no user, and a weak password names its reasons', async () => {
-        assert.equal(await t.tessera.stores.users.count(), usersBefore);
+        assert.equal(await t.stores.users.count(), usersBefore);
         const weak = await postBody(t, '/auth/register', { name: 'weak', body: { username: 'newcomer', password: 'short pw' }, expect: invalidRequest });
         assert.deepEqual(weak.json().reasons, ['too_short', 'too_weak']);
       });
     });
 
     it('refuses POST /auth/register with 403 signup_disabled when sign-up is closed (the default)', async () => {
-      const usersBefore = await closed.tessera.stores.users.count();
+      const usersBefore = await closed.stores.users.count();
       const cases: BodyCase[] = [
         { name: 'a valid body', body: { username: 'newcomer', password: pw }, expect: { status: 403, error: 'signup_disabled' } },
         { name: 'a valid body with e-mail', body: { username: 'newcomer', email: 'n@example.com', password: pw }, expect: { status: 403, error: 'signup_disabled' } },
@@ -604,7 +604,7 @@ for (const backend of testBackends()) {
         { name: 'text/plain', raw: JSON.stringify({ username: 'newcomer', password: pw }), type: 'text/plain', expect: unsupportedType },
       ];
       for (const c of cases) assertError(await postBody(closed, '/auth/register', c), c.expect, `closed: ${c.name}`, submitted(c));
-      assert.equal(await closed.tessera.stores.users.count(), usersBefore);
+      assert.equal(await closed.stores.users.count(), usersBefore);
     });
 
     describe('GET /auth/me', () => {

@@ -47,7 +47,7 @@ async function withApp(backend: TestBackend, env: Record<string, string>, run: (
 /** The newest audit record of `type` for `userId`, as stored. */
 async function latestRecord(t: TestApp, type: string, userId?: string) {
   await t.tessera.auditChain.flush();
-  const [record] = await t.tessera.stores.audit.list({ type, ...(userId ? { userId } : {}) }, { limit: 1 });
+  const [record] = await t.stores.audit.list({ type, ...(userId ? { userId } : {}) }, { limit: 1 });
   assert.ok(record, `a ${type} record`);
   return record;
 }

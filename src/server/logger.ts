@@ -1,4 +1,6 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
+import type { Config } from '../config/config.js';
 
 /**
  * Paths pino censors wherever they appear in a log object. Requests are logged by our own
@@ -60,4 +62,105 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     destination,
   );
+}
+
+/**
+ * What other services and probes call for every request they serve or every few seconds: under
+ * `TESSERA_ACCESS_LOG=standard` these are logged only when they answer 5xx (method and path, any
+ * query string ignored).
+ */
+const probe = new Set(['GET', 'HEAD']);
+const quietRoutes = new Map([
+  ['/auth/verify', probe],
+  ['/auth/introspect', new Set(['POST'])],
+  ['/healthz', probe],
+  ['/readyz', probe],
+  ['/metrics', probe],
+]);
+
+function isQuiet(request: FastifyRequest): boolean {
+  const url = request.url;
+  const query = url.indexOf('?');
+  return quietRoutes.get(query === -1 ? url : url.slice(0, query))?.has(request.method) ?? false;
+}
+
+/** Why a request was refused, for its access-log line (errors.ts notes it). */
+const refusals = new WeakMap<FastifyRequest, { code: string; detail: string }>();
+
+/** Adds the registry code and internal detail of a refusal to the request's access-log line. */
+export function noteRefusal(request: FastifyRequest, code: string, detail: string): void {
+  refusals.set(request, { code, detail });
+}
+
+/**
+ * The access log: one `request completed` line per request when it has been answered (Fastify's
+ * own controller writes an `incoming request` line as well), with the method, the path without
+ * its query, the client address, the status, the time taken and, for a refusal, its code and
+ * detail. Which requests get a line is `TESSERA_ACCESS_LOG`; a 5xx answer always does, at `error`.
+ */
+export class AccessLog extends LogController {
+  readonly #mode: Config['accessLog'];
+
+  constructor(mode: Config['accessLog']) {
+    super({ requestIdLogLabel: 'requestId' });
+    this.#mode = mode;
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const failed = reply.statusCode >= 500 || Boolean(error);
+    if (!failed && (this.#mode === 'errors' || (this.#mode === 'standard' && isQuiet(request)))) return;
+    const line = { req: request, res: reply, responseTime: reply.elapsedTime, ...refusals.get(request), ...(error ? { err: error } : {}) };
+    if (failed) reply.log.error(line, 'request completed');
+    else reply.log.info(line, 'request completed');
+  }
+}
+
+const logMethods = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * A request's logger (`request.log`) that becomes a pino child (with the request id) only when
+ * something is logged: most requests log nothing, and a pino child costs its bindings' redaction
+ * and serialization on every request.
+ */
+class RequestLogger {
+  readonly #parent: FastifyBaseLogger;
+  readonly #bindings: Bindings;
+  readonly #options: ChildLoggerOptions;
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#options = options;
+  }
+
+  get logger(): FastifyBaseLogger {
+    return (this.#child ??= this.#parent.child(this.#bindings, this.#options));
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.#options.level ?? this.#parent.level;
+  }
+
+  set level(level: string) {
+    this.logger.level = level;
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options);
+  }
+}
+for (const method of logMethods) {
+  Object.defineProperty(RequestLogger.prototype, method, {
+    value(this: RequestLogger, ...args: unknown[]) {
+      (this.logger[method] as (...args: unknown[]) => void)(...args);
+    },
+  });
+}
+
+/** Fastify's `childLoggerFactory`: each request's logger, created lazily (see RequestLogger). */
+export function requestLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new RequestLogger(logger, bindings, options) as unknown as FastifyBaseLogger;
 }

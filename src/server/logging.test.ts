@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import type { InjectOptions } from 'fastify';
 import { createTessera } from '../app/create-tessera.js';
 import { strongPassword } from '../test-support/app.js';
 import { testConfig } from '../test-support/config.js';
@@ -70,7 +71,8 @@ describe('request logging of the client address', () => {
         ['req-ip-3', '<script>,"', '10.0.0.2'],
       ];
       for (const [requestId, forwardedFor] of cases) {
-        await app.inject({ url: '/healthz', remoteAddress: '10.0.0.2', headers: { 'x-request-id': requestId, 'x-forwarded-for': forwardedFor } });
+        // A route with an access-log line by default (health checks have none).
+        await app.inject({ url: '/nope', remoteAddress: '10.0.0.2', headers: { 'x-request-id': requestId, 'x-forwarded-for': forwardedFor } });
       }
       for (const [requestId, , ip] of cases) {
         const incoming = lines.map((line) => JSON.parse(line)).find((entry) => entry.requestId === requestId && entry.req);
@@ -81,5 +83,174 @@ describe('request logging of the client address', () => {
       await tessera.close();
       await cleanup();
     }
+  });
+});
+
+describe('the access log (TESSERA_ACCESS_LOG)', () => {
+  interface Logged {
+    level: number;
+    msg: string;
+    requestId?: string;
+    req?: { method: string; path: string };
+    res?: { statusCode: number };
+    responseTime?: number;
+    code?: string;
+    detail?: string;
+  }
+
+  /** An app logging at info with this access-log mode, and the lines it wrote per request id. */
+  async function appWith(mode: string | undefined) {
+    const lines: Logged[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Logged));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    const { db, cleanup } = await pgliteBackend.open();
+    const tessera = await createTessera(testConfig({ TESSERA_ACCESS_LOG: mode, TESSERA_BOOTSTRAP_ADMIN: `admin:${strongPassword}` }), { db, logger });
+    const app = await buildApp(tessera, { logger });
+    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'admin', password: strongPassword } });
+    assert.equal(login.statusCode, 200);
+    const token = login.json().access_token as string;
+    let n = 0;
+    /** Sends a request under a fresh request id; returns its status and the lines logged for it. */
+    const send = async (request: InjectOptions) => {
+      const requestId = `access-${mode ?? 'default'}-${(n += 1)}`;
+      const response = await app.inject({ ...request, headers: { ...request.headers, 'x-request-id': requestId } });
+      return { status: response.statusCode, lines: lines.filter((line) => line.requestId === requestId) };
+    };
+    return {
+      tessera,
+      token,
+      send,
+      async close() {
+        await app.close();
+        await tessera.close();
+        await cleanup();
+      },
+    };
+  }
+
+  type Case = [name: string, status: number, request: (token: string) => InjectOptions];
+  /** Called by other services for each request they serve, or by probes: no line by default. */
+  const quiet: Case[] = [
+    ['forward-auth, verified', 200, (token) => ({ url: '/auth/verify', headers: { authorization: `Bearer ${token}` } })],
+    ['forward-auth, verified, with a query', 200, (token) => ({ url: '/auth/verify?permissions=', headers: { authorization: `Bearer ${token}` } })],
+    ['forward-auth, refused', 401, () => ({ url: '/auth/verify', headers: { authorization: 'Bearer not.a.validtoken' } })],
+    ['introspection', 200, (token) => ({ method: 'POST', url: '/auth/introspect', headers: { authorization: `Bearer ${token}` }, payload: { token } })],
+    ['liveness', 200, () => ({ url: '/healthz' })],
+    ['readiness', 200, () => ({ url: '/readyz' })],
+    ['metrics', 200, () => ({ url: '/metrics' })],
+  ];
+  const logged: Case[] = [
+    ['a JSON route', 200, (token) => ({ url: '/auth/me', headers: { authorization: `Bearer ${token}` } })],
+    ['a refused request', 401, () => ({ url: '/auth/me', headers: { authorization: 'Bearer not.a.validtoken' } })],
+    ['an unknown route', 404, () => ({ url: '/nope' })],
+    ['verification as a JSON verdict', 200, (token) => ({ method: 'POST', url: '/auth/verify', payload: { token } })],
+  ];
+
+  /** Exactly one `request completed` line, at info, naming the request and its answer. */
+  function assertOneLine(label: string, status: number, found: Logged[], path: string) {
+    assert.equal(found.length, 1, `${label}: ${JSON.stringify(found)}`);
+    const [line] = found as [Logged];
+    assert.equal(line.msg, 'request completed', label);
+    assert.equal(line.level, status >= 500 ? 50 : 30, label);
+    assert.equal(line.res?.statusCode, status, label);
+    assert.equal(line.req?.path, path.split('?')[0], label);
+    assert.equal(typeof line.responseTime, 'number', label);
+  }
+
+  describe('standard (the default)', () => {
+    let t: Awaited<ReturnType<typeof appWith>>;
+    before(async () => {
+      t = await appWith(undefined);
+    });
+    after(() => t.close());
+
+    it('writes one line per request, and none for verification, health and metrics', async () => {
+      for (const [name, status, request] of logged) {
+        const { status: got, lines } = await t.send(request(t.token));
+        assert.equal(got, status, name);
+        assertOneLine(name, status, lines, String(request(t.token).url));
+      }
+      for (const [name, status, request] of quiet) {
+        const { status: got, lines } = await t.send(request(t.token));
+        assert.equal(got, status, name);
+        assert.deepEqual(lines, [], name);
+      }
+    });
+
+    it('puts the code and internal detail of a refusal on that one line', async () => {
+      const { status, lines } = await t.send({ method: 'POST', url: '/auth/login', payload: { username: 'admin', password: 'not the password at all' } });
+      assert.equal(status, 401);
+      assertOneLine('failed sign-in', 401, lines, '/auth/login');
+      assert.equal(lines[0]!.code, 'invalid_credentials');
+      assert.equal(lines[0]!.detail, 'wrong_password');
+    });
+
+    it('still logs a verification that fails with 5xx', async () => {
+      const verifier = t.tessera.verifier as { verify: (...args: never[]) => Promise<unknown> };
+      const original = verifier.verify;
+      verifier.verify = async () => {
+        throw new Error('the key ring is gone');
+      };
+      try {
+        const { status, lines } = await t.send({ url: '/auth/verify', headers: { authorization: `Bearer ${t.token}` } });
+        assert.equal(status, 500);
+        assertOneLine('failed verification', 500, lines.filter((line) => line.msg === 'request completed'), '/auth/verify');
+      } finally {
+        verifier.verify = original;
+      }
+    });
+  });
+
+  describe('all', () => {
+    let t: Awaited<ReturnType<typeof appWith>>;
+    before(async () => {
+      t = await appWith('all');
+    });
+    after(() => t.close());
+
+    it('writes one line for every request, verification and probes included', async () => {
+      for (const [name, status, request] of [...logged, ...quiet]) {
+        const { status: got, lines } = await t.send(request(t.token));
+        assert.equal(got, status, name);
+        assertOneLine(name, status, lines, String(request(t.token).url));
+      }
+    });
+  });
+
+  describe('errors', () => {
+    let t: Awaited<ReturnType<typeof appWith>>;
+    before(async () => {
+      t = await appWith('errors');
+    });
+    after(() => t.close());
+
+    it('writes lines only for 5xx answers', async () => {
+      for (const [name, status, request] of [...logged, ...quiet]) {
+        const { status: got, lines } = await t.send(request(t.token));
+        assert.equal(got, status, name);
+        assert.deepEqual(lines, [], name);
+      }
+      const verifier = t.tessera.verifier as { verify: (...args: never[]) => Promise<unknown> };
+      const original = verifier.verify;
+      verifier.verify = async () => {
+        throw new Error('the key ring is gone');
+      };
+      try {
+        const { status, lines } = await t.send({ url: '/auth/me', headers: { authorization: `Bearer ${t.token}` } });
+        assert.equal(status, 500);
+        assertOneLine('failed request', 500, lines.filter((line) => line.msg === 'request completed'), '/auth/me');
+      } finally {
+        verifier.verify = original;
+      }
+    });
+  });
+
+  it('refuses an unknown mode at start-up, naming the setting', () => {
+    assert.throws(() => testConfig({ TESSERA_ACCESS_LOG: 'verbose' }), /TESSERA_ACCESS_LOG/);
   });
 });

@@ -31,8 +31,6 @@ export type NewRefreshToken = Pick<RefreshTokenRecord, 'id' | 'sessionId' | 'use
 export interface RefreshTokenStore {
   insert(token: NewRefreshToken): Promise<void>;
   findById(id: string): Promise<RefreshTokenRecord | undefined>;
-  /** Reads and row-locks the token until the transaction ends. */
-  lockById(id: string): Promise<RefreshTokenRecord | undefined>;
   /**
    * Row-locks the token's session, then the token, and reads the token with its session and user.
    * Of concurrent rotations of one token exactly one holds the locks at a time; the others then
@@ -45,11 +43,6 @@ export interface RefreshTokenStore {
    * the session's activity (`ip`, `userAgent`, last active = `successor.createdAt`).
    */
   rotate(id: string, successor: NewRefreshToken, successorSealed: string, activity: { ip: string | null; userAgent: string | null }): Promise<void>;
-  /**
-   * Marks the token rotated: consumed at `at`, pointing at its successor, keeping the sealed
-   * successor pair for the reuse grace window. Clears the sealed pair its predecessor kept for it.
-   */
-  markConsumed(id: string, at: Date, successorId: string, successorSealed: string): Promise<void>;
   /** Erases the sealed successor pairs of tokens consumed before `before` (grace over); returns how many. */
   clearSealedBefore(before: Date): Promise<number>;
   /** Revokes every unrevoked token of the session and drops their sealed pairs; returns how many. */

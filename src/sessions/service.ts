@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
-import type { RevocationService } from '../revocation/service.js';
-import type { Stores, StoreSet } from '../store/stores.js';
+import type { RevocationService, RevocationTransaction, SessionEndingStores } from '../revocation/service.js';
+import type { Transactional } from '../store/unit-of-work.js';
 import { generateOpaqueToken } from '../tokens/opaque-token.js';
+import type { UserStore } from '../users/store.js';
 import type { User } from '../users/user.js';
-import type { Session } from './session.js';
+import { checkRefreshToken, type RefreshTokenCheck, type RefreshTokenFamily } from './refresh-token-check.js';
+import { isSessionActive, type Session } from './session.js';
 
 export interface DeviceInfo {
   name?: string | undefined;
@@ -20,7 +23,7 @@ export interface OpenSessionInput {
   userAgent: string | null;
   context?: EventContext;
   /** More of the same change, in the session's transaction (the sign-in's own record). */
-  alsoInTransaction?: (tx: Stores, session: Session) => Promise<void>;
+  alsoInTransaction?: (tx: RevocationTransaction, session: Session) => Promise<void>;
 }
 
 export interface OpenedSession {
@@ -30,7 +33,8 @@ export interface OpenedSession {
 }
 
 export interface SessionServiceOptions {
-  stores: StoreSet;
+  /** Opening a session may end the user's oldest ones (TESSERA_MAX_SESSIONS_PER_USER). */
+  stores: Transactional<SessionEndingStores & { users: UserStore }>;
   clock: Clock;
   revocations: RevocationService;
   events: EventBus;
@@ -45,6 +49,18 @@ export interface SessionService {
    * sessions beyond TESSERA_MAX_SESSIONS_PER_USER.
    */
   open(input: OpenSessionInput): Promise<OpenedSession>;
+  /** The user's sessions that have not ended and were used within TESSERA_REFRESH_TTL, oldest first. */
+  listActive(userId: string): Promise<Session[]>;
+  /**
+   * Ends one of the user's own active sessions. Another user's, an unknown and an ended session
+   * are the same 404 `not_found`, so ids of other users' sessions cannot be probed.
+   */
+  endOwn(userId: string, sessionId: string, context?: EventContext): Promise<void>;
+  /**
+   * Checks a presented refresh token without using it (RFC 7009 revocation, RFC 7662
+   * introspection): the same check as a rotation, over plain reads instead of locks.
+   */
+  inspectRefreshToken(presented: unknown): Promise<RefreshTokenCheck>;
 }
 
 export function createSessionService(options: SessionServiceOptions): SessionService {
@@ -92,5 +108,29 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       await options.revocations.announce(ended);
       return { session, refreshToken: refresh.token, refreshExpiresAt };
     },
+
+    async listActive(userId) {
+      const now = clock.now();
+      return stores.sessions.listActiveByUser(userId, new Date(now), new Date(now - options.refreshTtlMs));
+    },
+
+    async endOwn(userId, sessionId, context) {
+      const session = await stores.sessions.findById(sessionId);
+      if (!session || session.userId !== userId || !isSessionActive(session, clock.now(), options.refreshTtlMs)) {
+        throw new AuthError('not_found', { description: 'No such session.' });
+      }
+      await options.revocations.revokeSession(session.id, 'ended_by_user', context);
+    },
+
+    inspectRefreshToken(presented) {
+      return checkRefreshToken(presented, readFamily, clock.now());
+    },
   };
+
+  async function readFamily(id: string): Promise<RefreshTokenFamily | undefined> {
+    const token = await stores.refreshTokens.findById(id);
+    if (!token) return undefined;
+    const [session, user] = await Promise.all([stores.sessions.findById(token.sessionId), stores.users.findById(token.userId)]);
+    return session && user ? { token, session, user } : undefined;
+  }
 }

@@ -1,4 +1,3 @@
-import type { User } from '../users/user.js';
 import type { NewSession, Session } from './session.js';
 
 /** Persistence of sign-in sessions (one per device sign-in; the refresh-token family). */
@@ -10,10 +9,6 @@ export interface SessionStore {
    * Lock order everywhere: the session first, then its refresh tokens.
    */
   lockById(id: string): Promise<Session | undefined>;
-  /** `lockById`, also reading the session's user in the same round trip (refresh hot path). */
-  lockWithOwner(id: string): Promise<{ session: Session; user: User } | undefined>;
-  /** Records activity: last-active time and the latest IP and user agent. */
-  touch(id: string, at: Date, ip: string | null, userAgent: string | null): Promise<void>;
   /**
    * Sessions of a user that are neither revoked nor expired at `now`, oldest first; with
    * `idleSince`, only those active after it.

@@ -2,8 +2,9 @@ import type { Clock } from '../clock.js';
 import type { EventBus, SecurityEventType } from '../events/bus.js';
 import type { IncidentService } from '../incidents/service.js';
 import type { RevocationService } from '../revocation/service.js';
-import type { HotState } from '../store/hot/hot-state.js';
-import type { StoreSet } from '../store/stores.js';
+import type { SessionStore } from '../sessions/store.js';
+import type { Counters, HotStateHealth } from '../store/hot/ports.js';
+import type { UserStore } from '../users/store.js';
 
 const hourMs = 3_600_000;
 
@@ -58,8 +59,9 @@ async function probe(ping: () => Promise<void>, timeoutMs: number): Promise<bool
  */
 export function createStatsService(options: {
   events: EventBus;
-  hotState: HotState;
-  stores: StoreSet;
+  hotState: Counters & HotStateHealth;
+  /** Counts read outside any transaction; `ping` is the database's health. */
+  stores: { users: Pick<UserStore, 'count'>; sessions: Pick<SessionStore, 'countActive'>; ping(): Promise<void> };
   revocations: RevocationService;
   incidents: IncidentService;
   clock: Clock;

@@ -1,14 +1,22 @@
 import type { AuditStore } from '../audit/store.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { SigningKeyStore } from '../keys/store.js';
+import type { OutboxStore } from '../outbox/outbox.js';
+import type { ResetTokenStore } from '../passwords/reset-token-store.js';
 import type { RevocationStore } from '../revocation/revocation.js';
 import type { SessionStore } from '../sessions/store.js';
-import type { ResetTokenStore } from './sql/reset-token-store.js';
 import type { RefreshTokenStore } from '../sessions/refresh-token-store.js';
 import type { UserStore } from '../users/store.js';
+import type { Transactional, UnitOfWork } from './unit-of-work.js';
+
+/*
+ * The aggregate the SQL adapter implements and the composition root (src/app/) passes in.
+ * Features never import it: each states the stores it touches as
+ * `Transactional<{ users: UserStore; … }>` (unit-of-work.ts), which this satisfies.
+ */
 
 /** One typed store per aggregate. */
-export interface Stores {
+export interface Stores extends UnitOfWork {
   users: UserStore;
   sessions: SessionStore;
   refreshTokens: RefreshTokenStore;
@@ -17,17 +25,12 @@ export interface Stores {
   revocations: RevocationStore;
   audit: AuditStore;
   incidents: IncidentStore;
-  /**
-   * Runs `hook` once the surrounding transaction has committed (at once outside a transaction):
-   * what others may only hear about a change that happened, such as live event delivery.
-   */
-  afterCommit(hook: () => void): void;
+  outbox: OutboxStore;
 }
 
 /** The stores, plus a unit of work: everything done through `tx` commits or rolls back together. */
-export interface StoreSet extends Stores {
-  transaction<T>(fn: (tx: Stores) => Promise<T>): Promise<T>;
+export type StoreSet = Transactional<Stores> & {
   /** Resolves when the backing database answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
-}
+};

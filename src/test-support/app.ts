@@ -5,7 +5,9 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../store/sql/db.js';
 import { buildApp, type AppOptions } from '../server/app.js';
 import { guardAuditAgainstSecrets } from './audit-secrets.js';
-import { createTessera, type Tessera } from '../app/create-tessera.js';
+import { openTessera, type Tessera } from '../app/create-tessera.js';
+import type { HotState } from '../store/hot/hot-state.js';
+import type { StoreSet } from '../store/stores.js';
 import { testConfig } from './config.js';
 import type { TestBackend } from './databases.js';
 import { openTestHotState } from './hot-state.js';
@@ -15,6 +17,12 @@ export interface TestApp {
   /** The Redis key prefix of this app's hot state, when it uses Redis. */
   hotStatePrefix: string | undefined;
   tessera: Tessera;
+  /**
+   * The stores and hot state the Tessera runs on, for tests that act as someone with direct
+   * access to them (routes never get these).
+   */
+  stores: StoreSet;
+  hotState: HotState;
   /** The app's database, for tests that act as someone with direct access to it. */
   db: Db;
   config: Config;
@@ -48,7 +56,7 @@ export async function startTestApp(backend: TestBackend, options: TestAppOptions
   const clock = options.clock ?? new ManualClock(Date.now());
   const config = testConfig(options.env);
   try {
-    const tessera = await createTessera(config, { db, clock, hotState: hot.hotState, ...(options.logger ? { logger: options.logger } : {}) });
+    const { tessera, stores, hotState } = await openTessera(config, { db, clock, hotState: hot.hotState, ...(options.logger ? { logger: options.logger } : {}) });
     const app = await buildApp(tessera, options.app);
     const guard = guardAuditAgainstSecrets(app);
     await app.ready();
@@ -56,6 +64,8 @@ export async function startTestApp(backend: TestBackend, options: TestAppOptions
       app,
       hotStatePrefix: hot.prefix,
       tessera,
+      stores,
+      hotState,
       db,
       config,
       clock,

@@ -173,6 +173,8 @@ describe('access tokens', () => {
       ['no exp', () => forge({}, { ...claims, exp: undefined })],
       ['no sid', () => forge({}, { ...claims, sid: undefined })],
       ['no jti', () => forge({}, { ...claims, jti: undefined })],
+      // RFC 9068 §2.2: client_id is required (Tessera has always issued it).
+      ['no client_id', () => forge({}, { ...claims, client_id: undefined })],
       ['roles not an array', () => forge({}, { ...claims, roles: 'admin' })],
       ['permissions with a number', () => forge({}, { ...claims, permissions: ['a', 1] })],
       ['exp as a string', () => forge({}, { ...claims, exp: String(claims.exp) })],

@@ -1,27 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
-import type { TokenRejectionReason } from '../events/bus.js';
 import type { KeyRing } from '../keys/key-ring.js';
-import { JwsError, signCompactJws, verifyCompactJws } from './jws.js';
+import { createAccessTokenVerifier, type AccessTokenResult } from '../verify/access-token.js';
+import type { AccessTokenClaims } from '../verify/claims.js';
+import type { Refusal } from '../verify/result.js';
+import { signCompactJws } from './jws.js';
 
-/** The claims of a Tessera access token (SPEC §2, RFC 9068). */
-export interface AccessTokenClaims {
-  iss: string;
-  aud: string | string[];
-  sub: string;
-  client_id: string;
-  iat: number;
-  nbf: number;
-  exp: number;
-  jti: string;
-  sid: string;
-  roles: string[];
-  permissions: string[];
-  amr: string[];
-  username?: string;
-  tenant?: string;
-}
+export type { AccessTokenClaims };
 
 export interface AccessTokenSubject {
   userId: string;
@@ -48,37 +34,21 @@ export interface AccessTokenOptions {
 /** RFC 9068 §2.2: the OAuth client the token was issued to; Tessera's own sign-in API. */
 export const clientId = 'tessera';
 
-/** Tokens larger than this are rejected before any parsing. */
-export const maxTokenBytes = 8192;
-
-function invalid(detail: string, cause?: unknown): AuthError {
-  return new AuthError('invalid_token', { detail, cause });
-}
-
-/**
- * Why a rejected token looks forged or tampered with (a bad signature, a key we never published,
- * a header we refuse), rather than merely expired, revoked or malformed: what detection counts.
- */
-export function forgeryOf(error: unknown): TokenRejectionReason | undefined {
-  if (!(error instanceof AuthError) || !(error.cause instanceof JwsError)) return undefined;
-  const message = error.cause.message;
-  if (/signature/.test(message)) return 'bad_signature';
-  if (message === 'unknown kid') return 'unknown_key';
-  if (/^header member|^no kid|^alg does not match/.test(message)) return 'bad_header';
-  return undefined;
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+/** The client error of a refused token: the default description, and the check that failed as the detail (logs only). */
+export function invalidToken(refusal: Refusal): AuthError {
+  return new AuthError('invalid_token', { detail: refusal.detail });
 }
 
 export interface AccessTokens {
   issue(subject: AccessTokenSubject): Promise<{ token: string; claims: AccessTokenClaims }>;
   /**
-   * Verifies signature and claims (SPEC §2: key by kid among our published keys, alg pinned to
-   * that key, typ at+jwt, iss, aud, exp/nbf/iat with leeway, exp - iat within the TTL, size
-   * cap). Revocation and user state are checked by the caller. Throws AuthError `invalid_token`.
+   * Verifies signature and claims through the verification core (src/verify/, SPEC §2: key by
+   * kid among our published keys, alg pinned to that key, typ at+jwt, iss, aud, exp/nbf/iat with
+   * leeway, exp - iat within the TTL, size cap), the signature on the thread pool. Revocation and
+   * user state are checked by the caller. Resolves to the claims or the reason for refusing.
    */
+  check(token: string): Promise<AccessTokenResult>;
+  /** `check`, throwing AuthError `invalid_token` for a refused token. */
   verify(token: string): Promise<AccessTokenClaims>;
 }
 
@@ -86,6 +56,16 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
   const { keyRing, clock, issuer, audience, ttlMs } = options;
   const leeway = options.leewaySeconds ?? 30;
   const ttlSeconds = Math.floor(ttlMs / 1000);
+  const verifier = createAccessTokenVerifier({
+    keys: (kid) => keyRing.verificationKey(kid),
+    issuer,
+    audience,
+    clock,
+    leewaySeconds: leeway,
+    // Revocations live as long as the configured TTL; a token meant to outlive them (minted
+    // before TESSERA_ACCESS_TTL was lowered) would come back to life when its entry expires.
+    maxLifetimeSeconds: ttlSeconds,
+  });
 
   return {
     async issue(subject) {
@@ -111,42 +91,12 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
       return { token, claims };
     },
 
+    check: (token) => verifier.verifyOffThread(token),
+
     async verify(token) {
-      if (typeof token !== 'string' || token.length > maxTokenBytes) throw invalid('token too large or not a string');
-      let header: Record<string, unknown>;
-      let payload: Record<string, unknown>;
-      try {
-        ({ header, payload } = await verifyCompactJws(token, (kid) => keyRing.verificationKey(kid)));
-      } catch (error) {
-        if (error instanceof JwsError) throw invalid(error.message, error);
-        throw error;
-      }
-      // RFC 9068 §4: the media type, with or without its application/ prefix, any case.
-      if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ)) throw invalid('typ is not at+jwt');
-      if (payload.iss !== issuer) throw invalid('wrong issuer');
-      if (!(payload.aud === audience || (Array.isArray(payload.aud) && payload.aud.includes(audience)))) throw invalid('wrong audience');
-      const nowSeconds = clock.now() / 1000;
-      if (typeof payload.exp !== 'number' || payload.exp + leeway <= nowSeconds) throw invalid('expired');
-      if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf - leeway > nowSeconds)) throw invalid('not yet valid');
-      if (typeof payload.iat !== 'number' || payload.iat - leeway > nowSeconds) throw invalid('iat in the future');
-      if (
-        typeof payload.sub !== 'string' ||
-        typeof payload.jti !== 'string' ||
-        typeof payload.sid !== 'string' ||
-        typeof payload.exp !== 'number' ||
-        !isStringArray(payload.roles) ||
-        !isStringArray(payload.permissions) ||
-        !isStringArray(payload.amr) ||
-        (payload.username !== undefined && typeof payload.username !== 'string') ||
-        (payload.tenant !== undefined && typeof payload.tenant !== 'string')
-      ) {
-        throw invalid('claims of the wrong type');
-      }
-      // Revocations live as long as the configured TTL; a token meant to outlive them (minted
-      // before TESSERA_ACCESS_TTL was lowered) would come back to life when its entry expires.
-      // No tolerance: we set both claims from one clock reading, so exp - iat is exactly the TTL.
-      if (payload.exp - payload.iat > ttlSeconds) throw invalid('lifetime longer than the access-token TTL');
-      return payload as unknown as AccessTokenClaims;
+      const result = await verifier.verifyOffThread(token);
+      if (!result.ok) throw invalidToken(result);
+      return result.claims;
     },
   };
 }

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { createVerifier } from 'fast-jwt';
 import { jwtVerify } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
-import { JwsError, signCompactJws, verifyCompactJws } from './jws.js';
+import { verifyJws, verifyJwsOffThread } from '../verify/jws.js';
+import { signCompactJws } from './jws.js';
 
 function keyPair(alg: SigningAlg): KeyObject {
   if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -24,10 +25,12 @@ describe('compact JWS signing', () => {
       const bytes = Buffer.from(sig, 'base64url');
       const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
       assert.ok(s <= n >> 1n, 'low s');
-      assert.deepEqual((await verifyCompactJws(token, () => key)).payload, { i });
+      const verified = await verifyJwsOffThread(token, () => key);
+      assert.deepEqual(verified.ok && verified.payload, { i });
+      assert.deepEqual(verifyJws(token, () => key), verified, 'the synchronous path agrees');
       const twin = Buffer.concat([bytes.subarray(0, 32), Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex')]);
       await assert.doesNotReject(jwtVerify(`${h}.${p}.${twin.toString('base64url')}`, publicKey), 'the twin is a valid ECDSA signature');
-      await assert.rejects(verifyCompactJws(`${h}.${p}.${twin.toString('base64url')}`, () => key), JwsError);
+      assert.deepEqual(verifyJws(`${h}.${p}.${twin.toString('base64url')}`, () => key), { ok: false, reason: 'bad_signature', detail: 'high-s ECDSA signature' });
     }
   });
 

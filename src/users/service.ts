@@ -5,8 +5,10 @@ import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
 import { networkOf } from '../protection/network.js';
-import type { RateLimiter } from '../store/hot/hot-state.js';
-import type { Stores, StoreSet } from '../store/stores.js';
+import type { AuditQueue } from '../audit/store.js';
+import type { RateLimiter } from '../store/hot/ports.js';
+import type { Transactional, UnitOfWork } from '../store/unit-of-work.js';
+import type { UserStore } from './store.js';
 import type { User } from './user.js';
 import { canonicalEmail, canonicalUsername, isValidEmail, isValidUsername } from './username.js';
 
@@ -18,8 +20,14 @@ export interface CreateUserInput {
   permissions?: string[];
 }
 
+/** What creating a user touches: the user and its `user.created` record. */
+interface UserServiceStores {
+  users: UserStore;
+  audit: AuditQueue;
+}
+
 export interface UserServiceOptions {
-  stores: StoreSet;
+  stores: Transactional<UserServiceStores>;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   clock: Clock;
@@ -82,7 +90,7 @@ export function createUserService(options: UserServiceOptions): UserService {
     user: Awaited<ReturnType<typeof prepare>>,
     via: 'register' | 'admin' | 'bootstrap',
     context: EventContext | undefined,
-    write: (tx: Stores) => Promise<User | undefined> = (tx) => tx.users.create(user),
+    write: (tx: UserServiceStores & UnitOfWork) => Promise<User | undefined> = (tx) => tx.users.create(user),
   ): Promise<User | undefined> {
     return stores.transaction(async (tx) => {
       const created = await write(tx);

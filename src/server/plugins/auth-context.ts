@@ -1,5 +1,5 @@
-import type { FastifyRequest } from 'fastify';
-import type { TokenOrigin } from '../../auth/access-verifier.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TokenOrigin } from '../../tokens/access-verifier.js';
 import type { AuthContext, Authenticate } from '../../flows/authenticate.js';
 import type { EventBus } from '../../events/bus.js';
 import { AuthError } from '../../errors/auth-error.js';
@@ -30,12 +30,25 @@ export function bearerToken(request: FastifyRequest): string {
   return token;
 }
 
-/** Who presented a token, for the records of refused ones. */
+/**
+ * Who presented a token, for the records of refused ones. Read only when a token is refused, so
+ * its members are getters: an accepted token (the verification hot path) never resolves them.
+ */
+class RequestTokenOrigin implements TokenOrigin {
+  readonly #request: FastifyRequest;
+  constructor(request: FastifyRequest) {
+    this.#request = request;
+  }
+  get context() {
+    return eventContext(this.#request);
+  }
+  get endpoint() {
+    return this.#request.routeOptions.url ?? 'unknown';
+  }
+}
+
 export function tokenOrigin(request: FastifyRequest): TokenOrigin {
-  return {
-    context: eventContext(request),
-    endpoint: request.routeOptions.url ?? 'unknown',
-  };
+  return new RequestTokenOrigin(request);
 }
 
 /** Authenticates the request's bearer token; every failure is 401 invalid_token. */
@@ -43,11 +56,16 @@ export async function requireAuth(request: FastifyRequest, authenticate: Authent
   return authenticate(bearerToken(request), tokenOrigin(request));
 }
 
+export interface AdminGateDeps {
+  authenticate: Authenticate;
+  events: EventBus;
+}
+
 /**
  * The admin API's gate: a valid bearer token of a user whose stored roles (not the token's, so a
  * demotion applies at once) include `admin`; anyone else gets 403 `forbidden`, recorded.
  */
-export async function requireAdmin(request: FastifyRequest, deps: { authenticate: Authenticate; events: EventBus }): Promise<AuthContext> {
+export async function requireAdmin(request: FastifyRequest, deps: AdminGateDeps): Promise<AuthContext> {
   const auth = await requireAuth(request, deps.authenticate);
   if (!auth.user.roles.includes('admin')) {
     await deps.events.emit(
@@ -58,4 +76,50 @@ export async function requireAdmin(request: FastifyRequest, deps: { authenticate
     throw new AuthError('forbidden', { description: 'This needs the admin role.' });
   }
   return auth;
+}
+
+/** Who passed the admin gate, per request (set by the gate's hook, read by the admin routes). */
+const admins = new WeakMap<FastifyRequest, AuthContext>();
+
+/** The admin calling a route of the admin API; the gate has already refused everyone else. */
+export function adminOf(request: FastifyRequest): AuthContext {
+  const admin = admins.get(request);
+  // Only reachable by a route outside the gate's scope, which guardAdminPrefix refuses at start-up.
+  if (!admin) throw new Error(`${request.routeOptions.url ?? 'this route'} is not behind the admin gate`);
+  return admin;
+}
+
+/** Marks the admin scope; its child plugins inherit it. */
+const gatedScope = 'tesseraAdminGate';
+
+const isAdminPath = (url: string) => url === '/admin' || url.startsWith('/admin/');
+
+/**
+ * Refuses at start-up any route under `/admin` that is not registered inside `registerAdminApi`,
+ * so no admin route can miss the gate. Call before registering routes.
+ */
+export function guardAdminPrefix(app: FastifyInstance): void {
+  app.addHook('onRoute', function (route) {
+    if (isAdminPath(route.url) && !this.hasDecorator(gatedScope)) {
+      throw new Error(`${String(route.method)} ${route.url} must be registered through registerAdminApi (the admin gate)`);
+    }
+  });
+}
+
+/**
+ * The admin API: `routes` are registered in one encapsulated scope under `/admin` whose
+ * `onRequest` hook runs `requireAdmin` before anything else of the route (schema validation
+ * included), so a route added here cannot forget the check.
+ */
+export async function registerAdminApi(app: FastifyInstance, deps: AdminGateDeps, routes: (admin: FastifyInstance) => Promise<void>): Promise<void> {
+  await app.register(
+    async (admin) => {
+      admin.decorate(gatedScope, true);
+      admin.addHook('onRequest', async (request) => {
+        admins.set(request, await requireAdmin(request, deps));
+      });
+      await routes(admin);
+    },
+    { prefix: '/admin' },
+  );
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthError, isAuthError } from '../../errors/auth-error.js';
 import type { ErrorCode } from '../../errors/codes.js';
+import { noteRefusal } from '../logger.js';
 
 export const realm = 'tessera';
 
@@ -48,7 +49,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const error = isAuthError(raw) ? raw : fromFastifyError(raw);
     if (error) {
       if (error.status >= 500) request.log.error({ err: error.cause ?? error }, error.detail ?? error.code);
-      else if (error.detail) request.log.info({ code: error.code, detail: error.detail }, 'request refused');
+      // Not a line of its own: the request's access-log line carries it (logger.ts).
+      else if (error.detail) noteRefusal(request, error.code, error.detail);
       return sendError(reply, error);
     }
     request.log.error({ err: raw }, 'unexpected error');

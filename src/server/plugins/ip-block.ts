@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError } from '../../errors/auth-error.js';
 import type { EventBus } from '../../events/bus.js';
 import type { IpBlocks } from '../../protection/ip-blocks.js';
@@ -13,8 +13,7 @@ const guarded = new Set(['/auth/login', '/auth/register', '/auth/password-reset'
 
 /** 403 `ip_blocked` with Retry-After for addresses a detection rule blocked. */
 export function registerIpBlock(app: FastifyInstance, deps: { ipBlocks: IpBlocks; events: EventBus; onError?: (error: unknown) => void }): void {
-  app.addHook('onRequest', async (request) => {
-    if (request.method !== 'POST' || !guarded.has(request.routeOptions.url ?? '')) return;
+  const check = async (request: FastifyRequest) => {
     let remainingMs: number | undefined;
     try {
       remainingMs = await deps.ipBlocks.remainingMs(request.clientIp);
@@ -30,5 +29,13 @@ export function registerIpBlock(app: FastifyInstance, deps: { ipBlocks: IpBlocks
       eventContext(request),
     );
     throw new AuthError('ip_blocked', { headers: { 'retry-after': String(Math.max(1, Math.ceil(remainingMs / 1000))) } });
+  };
+  // Only the guarded routes carry the hook (added as each is registered): verification and every
+  // other route never run it.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('POST') || !guarded.has(route.url)) return;
+    const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [...own, check];
   });
 }

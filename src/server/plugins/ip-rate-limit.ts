@@ -1,10 +1,13 @@
-import type { FastifyInstance } from 'fastify';
-import type { Config } from '../../config/config.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError } from '../../errors/auth-error.js';
 import type { EventBus } from '../../events/bus.js';
 import { networkOf } from '../../protection/network.js';
-import type { HotState } from '../../store/hot/hot-state.js';
 import { eventContext } from './request-context.js';
+
+/** The per-network limiter (TESSERA_RATE_LIMIT_IP), as the composition root makes it. */
+export interface IpRateLimiter {
+  consume(network: string): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
+}
 
 /**
  * Routes other services and probes call at high rates, exempt from the overall per-IP limit:
@@ -24,19 +27,24 @@ const exempt = new Set([
  * `TESSERA_RATE_LIMIT_IP` on every other route, per client network (an IPv4 address, an IPv6 /64):
  * 429 `rate_limited` with Retry-After.
  */
-export function registerIpRateLimit(
-  app: FastifyInstance,
-  deps: { hotState: HotState; events: EventBus; config: Pick<Config, 'ipRateLimit'> },
-): void {
-  const { points, windowMs } = deps.config.ipRateLimit;
-  const limiter = deps.hotState.rateLimiter('ip', points, windowMs / 1000);
-  app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0] ?? '';
-    if (exempt.has(path)) return;
+export function registerIpRateLimit(app: FastifyInstance, deps: { limiter: IpRateLimiter; events: EventBus }): void {
+  const { limiter } = deps;
+  const limit = async (request: FastifyRequest) => {
     const result = await limiter.consume(networkOf(request.clientIp));
     if (!result.allowed) {
       await deps.events.emit('rate_limited', { limiter: 'ip' }, eventContext(request));
       throw new AuthError('rate_limited', { headers: { 'retry-after': String(result.retryAfterSeconds) }, detail: 'per-IP limit' });
     }
+  };
+  // A global hook rather than a route's own, so it runs before the admin gate of /admin/* and
+  // also limits requests that match no route. A callback hook: an exempt route (the verification
+  // hot path) costs a Set lookup, not a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const query = request.url.indexOf('?');
+    if (exempt.has(query === -1 ? request.url : request.url.slice(0, query))) {
+      done();
+      return;
+    }
+    limit(request).then(() => done(), done);
   });
 }

@@ -3,15 +3,6 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EventContext } from '../../events/bus.js';
 
-/** What helmet sets, for the few answers given before its hooks can run. */
-export const baselineSecurityHeaders = {
-  'content-security-policy': "default-src 'none';frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
-} as const;
-
 /** An inbound x-request-id is kept only if it is short and plain; anything else is replaced. */
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -21,20 +12,17 @@ export function requestIdFor(request: IncomingMessage): string {
 }
 
 /**
- * Headers every response carries: its x-request-id, and `Cache-Control: no-store` unless the
- * route chose a cache policy (tokens and user data must never be cached, RFC 6749 §5.1).
+ * `Cache-Control: no-store` on every response unless the route chose a cache policy (tokens and
+ * user data must never be cached, RFC 6749 §5.1). The request id and the security headers are set
+ * when the request arrives (security-headers.ts). A callback hook: no promise per request.
  */
 export function registerRequestContext(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-  app.addHook('onSend', async (request, reply, payload) => {
-    reply.header('x-request-id', request.id);
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (!reply.hasHeader('cache-control')) {
       reply.header('cache-control', 'no-store');
       reply.header('pragma', 'no-cache');
     }
-    return payload;
+    done(null, payload);
   });
 }
 

@@ -12,9 +12,11 @@ export function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): 
   app.addHook('onRoute', (route) => {
     routes.add(route.url);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     const url = request.routeOptions.url;
     const route = url === undefined ? unmatchedRoute : routes.has(url) ? url : otherLabel;
     metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 }

@@ -122,7 +122,7 @@ for (const backend of testBackends()) {
       assert.equal(stored.get('ua-6'), 'tab first');
       assert.ok(stored.get('ua-7')!.length <= 512);
       // Values the recorder would clean, appended as they are: the encoders must hold on their own.
-      for (const [i, agent] of raw.entries()) await t.tessera.stores.audit.append(rawRecord(agent, `raw-${i}`));
+      for (const [i, agent] of raw.entries()) await t.stores.audit.append(rawRecord(agent, `raw-${i}`));
     });
     after(async () => {
       await t?.close();
@@ -212,7 +212,7 @@ for (const backend of testBackends()) {
     });
 
     it('answers 503 in the error shape when the database fails before the first byte', async () => {
-      const store = t.tessera.stores.audit;
+      const store = t.stores.audit;
       const original = store.head;
       store.head = async () => {
         throw new AuthError('service_unavailable', { detail: 'database unreachable' });
@@ -241,7 +241,7 @@ for (const backend of testBackends()) {
       const address = t.app.server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
 
-      const store: AuditStore = t.tessera.stores.audit;
+      const store: AuditStore = t.stores.audit;
       const scan = store.scan;
       const bulkScans: number[] = [];
       let serverSocketClosed!: Promise<unknown>;

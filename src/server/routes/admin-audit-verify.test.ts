@@ -49,7 +49,7 @@ for (const backend of testBackends()) {
 
     it('verifies the running chain, including records still queued, and checks an expected head', async () => {
       const first = await verify();
-      const head = (await t.tessera.stores.audit.head())!;
+      const head = (await t.stores.audit.head())!;
       assert.equal(first.verified, true);
       assert.equal(first.broken, null);
       assert.equal(first.never_keyed, false);
@@ -58,7 +58,7 @@ for (const backend of testBackends()) {
       assert.ok(first.head!.seq >= head.seq - 1);
       assert.equal(first.checked_at, new Date(t.clock.now()).toISOString());
 
-      const signed = (await currentSignedHead(t.tessera.stores.audit, auditKeys(t.config.secret), t.clock.now()))!;
+      const signed = (await currentSignedHead(t.stores.audit, auditKeys(t.config.secret), t.clock.now()))!;
       for (const [expect, found, message] of [
         [`${head.seq}:${head.hash}`, true, /is in the chain/],
         [signed.token, true, /is in the chain/],
@@ -74,7 +74,7 @@ for (const backend of testBackends()) {
     });
 
     it('runs one verification at a time: concurrent calls share it', async () => {
-      const audit = t.tessera.stores.audit;
+      const audit = t.stores.audit;
       const verification = t.tessera.auditVerification as { verify: typeof t.tessera.auditVerification.verify };
       const [walk, through] = [audit.verify, verification.verify];
       // The walk waits until all five requests have reached the service, so none can finish first.

@@ -61,7 +61,7 @@ for (const backend of testBackends()) {
         base(5, 'test.alpha', 'success', u2, '192.0.2.2'),
         base(6, 'test.gamma', 'failure', u1, '192.0.2.1'),
       ]) {
-        r.push(await t.tessera.stores.audit.append(record));
+        r.push(await t.stores.audit.append(record));
       }
     });
     after(() => t?.close());
@@ -158,13 +158,13 @@ for (const backend of testBackends()) {
       const first = await page(`?${since()}&limit=2`);
       assert.equal(first.next_cursor, b64(String(r[4]!.seq)), 'the cursor is the last seq, base64url');
       // A record appended after the first page does not shift the next one (keyset, not offset).
-      await t.tessera.stores.audit.append({ ...fixture(), at: new Date(start + 7 * hour) });
+      await t.stores.audit.append({ ...fixture(), at: new Date(start + 7 * hour) });
       const second = await page(`?${since()}&limit=2&cursor=${first.next_cursor}`);
       assert.deepEqual(ids(second.records), ids([r[3]!, r[2]!]));
     });
 
     it('defaults to 50 records a page and allows 200', async () => {
-      for (let i = 0; i < 60; i += 1) await t.tessera.stores.audit.append(fixture());
+      for (let i = 0; i < 60; i += 1) await t.stores.audit.append(fixture());
       const byDefault = await page('');
       assert.equal(byDefault.records.length, 50);
       assert.ok(byDefault.next_cursor);

@@ -2,13 +2,13 @@ import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { auditExportMediaTypes, auditRecordView, exportAuditRecords } from '../../audit/export.js';
+import type { Clock } from '../../clock.js';
+import { auditExportMediaTypes, auditRecordView } from '../../audit/export.js';
 import { parseExpectedHead } from '../../audit/head.js';
-import { chainBreakExplanations, type AuditVerificationReport } from '../../audit/verification.js';
+import type { AuditReader } from '../../audit/reader.js';
+import { chainBreakExplanations, type AuditVerification as AuditVerificationService, type AuditVerificationReport } from '../../audit/verification.js';
 import { AuthError } from '../../errors/auth-error.js';
 import { decodeAuditCursor, encodeAuditCursor, parseAuditFilter, parseAuditLimit } from '../../audit/query.js';
-import type { Tessera } from '../../app/create-tessera.js';
-import { requireAdmin } from '../plugins/auth-context.js';
 import { AuditExportQuery, AuditListQuery, AuditPage, AuditVerification, AuditVerifyQuery } from '../schemas/audit.js';
 import { errorResponses } from '../schemas/common.js';
 
@@ -35,50 +35,53 @@ function verificationView({ result, checkedAtMs, expected }: AuditVerificationRe
   };
 }
 
+export interface AdminAuditRouteOptions {
+  audit: Pick<AuditReader, 'search' | 'export'>;
+  verification: Pick<AuditVerificationService, 'verify'>;
+  /** Stamps the export's file name. */
+  clock: Clock;
+}
+
 /**
  * GET /admin/audit (search, newest first, cursor pages), GET /admin/audit/export (streamed) and
- * GET /admin/audit/verify (the chain checked while the server runs).
+ * GET /admin/audit/verify (the chain checked while the server runs), behind the admin gate.
  */
-export async function adminAuditRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+export async function adminAuditRoutes(base: FastifyInstance, { audit, verification, clock }: AdminAuditRouteOptions): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get(
-    '/admin/audit',
+    '/audit',
     { schema: { querystring: AuditListQuery, response: { 200: AuditPage, ...errorResponses } } },
     async (request) => {
-      await requireAdmin(request, tessera);
       const filter = parseAuditFilter(request.query);
       const limit = parseAuditLimit(request.query.limit);
       const beforeSeq = decodeAuditCursor(request.query.cursor);
-      // One more than asked: whether a next page exists, without an empty last page.
-      await tessera.auditChain.flush();
-      const records = await tessera.stores.audit.list(filter, { limit: limit + 1, ...(beforeSeq === undefined ? {} : { beforeSeq }) });
-      const page = records.slice(0, limit);
-      const last = page.at(-1);
-      return { records: page.map(auditRecordView), next_cursor: records.length > limit && last ? encodeAuditCursor(last.seq) : null };
+      const page = await audit.search(filter, { limit, beforeSeq });
+      return {
+        records: page.records.map(auditRecordView),
+        next_cursor: page.nextBeforeSeq === undefined ? null : encodeAuditCursor(page.nextBeforeSeq),
+      };
     },
   );
 
   app.get(
-    '/admin/audit/export',
+    '/audit/export',
     {
       // A HEAD would run the whole export only to discard it.
       exposeHeadRoute: false,
       schema: { querystring: AuditExportQuery, response: { 200: Type.Any({ description: 'JSON Lines or CSV, streamed' }), ...errorResponses } },
     },
     async (request, reply) => {
-      await requireAdmin(request, tessera);
       const filter = parseAuditFilter(request.query);
       const format = request.query.format ?? 'jsonl';
       // The first chunk (the first batch) is read before any header is set: a database failure
       // is then an ordinary JSON error answer, not a cut-off file.
-      await tessera.auditChain.flush();
-      const chunks = exportAuditRecords(tessera.stores.audit, { format, filter });
+      const chunks = await audit.export(filter, format);
       const first = await chunks.next();
       // Pull-based: the next batch is queried only when the socket has taken the previous one,
       // and a closed connection destroys the stream, which ends the generator.
       const stream = Readable.from(continued(first, chunks), { objectMode: false });
-      const stamp = new Date(tessera.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '');
+      const stamp = new Date(clock.now()).toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '');
       return reply
         .header('content-type', auditExportMediaTypes[format])
         .header('content-disposition', `attachment; filename="tessera-audit-${stamp}.${format}"`)
@@ -86,15 +89,14 @@ export async function adminAuditRoutes(base: FastifyInstance, { tessera }: { tes
     },
   );
   app.get(
-    '/admin/audit/verify',
+    '/audit/verify',
     // A HEAD would walk the whole chain only to discard the answer.
     { exposeHeadRoute: false, schema: { querystring: AuditVerifyQuery, response: { 200: AuditVerification, ...errorResponses } } },
     async (request) => {
-      await requireAdmin(request, tessera);
       const text = request.query.expect_head;
       const expected = text === undefined ? undefined : parseExpectedHead(text);
       if (text !== undefined && !expected) throw new AuthError('invalid_request', { description: 'expect_head must be SEQ:HASH or a signed head token' });
-      return verificationView(await tessera.auditVerification.verify(expected));
+      return verificationView(await verification.verify(expected));
     },
   );
 }

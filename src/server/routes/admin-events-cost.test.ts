@@ -35,11 +35,11 @@ for (const backend of testBackends()) {
 
     it('wakes no stream for a forged-token flood, and reads once for all streams per recorded event', async () => {
       await t.tessera.auditChain.flush();
-      const startSeq = (await t.tessera.stores.audit.head())?.seq ?? 0;
+      const startSeq = (await t.stores.audit.head())?.seq ?? 0;
       const opened = await Promise.all(Array.from({ length: streams }, () => openStream(port, { authorization: `Bearer ${admin}` })));
       const clients = opened.filter((stream): stream is EventStreamClient => stream instanceof EventStreamClient);
       assert.equal(clients.length, streams);
-      const audit = t.tessera.stores.audit;
+      const audit = t.stores.audit;
       const chain = t.tessera.auditChain;
       const { listAfter } = audit;
       const { flush } = chain;

@@ -84,7 +84,7 @@ for (const backend of testBackends()) {
       try {
         await resumed.until(() => resumed.events.filter((e) => e.event === 'login.failed').length === missed.length, 'the missed events');
         assert.ok(resumed.events.every((e) => Number(e.id) > Number(lastId)), 'nothing before Last-Event-ID');
-        const rows = await t.tessera.stores.audit.listAfter(Number(lastId), 100);
+        const rows = await t.stores.audit.listAfter(Number(lastId), 100);
         assert.deepEqual(
           resumed.events.map((e) => Number(e.id)),
           rows.map((row) => row.seq).slice(0, resumed.events.length),
@@ -127,7 +127,7 @@ for (const backend of testBackends()) {
       // Large records, straight into the audit log: tens of megabytes of events.
       const blob = 'x'.repeat(60_000);
       for (let i = 0; i < 400; i += 1) {
-        await t.tessera.stores.audit.append({
+        await t.stores.audit.append({
           id: randomUUID(),
           at: new Date(t.clock.now()),
           type: 'rate_limited',

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditRecordView } from '../../audit/export.js';
 import type { ChainedAuditRecord } from '../../audit/record.js';
-import { createAuditTail } from '../../audit/tail.js';
+import type { AuditReader } from '../../audit/reader.js';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../app/create-tessera.js';
-import { bearerToken, requireAdmin } from '../plugins/auth-context.js';
-import { baselineSecurityHeaders } from '../plugins/request-context.js';
+import type { EventBus } from '../../events/bus.js';
+import type { Authenticate } from '../../flows/authenticate.js';
+import { adminOf, requireAuth } from '../plugins/auth-context.js';
 
 export interface EventStreamOptions {
   /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
@@ -25,13 +25,19 @@ function frame(record: ChainedAuditRecord): string {
   return `id: ${record.seq}\nevent: ${record.type}\ndata: ${JSON.stringify(auditRecordView(record))}\n\n`;
 }
 
+export interface AdminEventRouteOptions {
+  audit: Pick<AuditReader, 'headSeq' | 'tail'>;
+  /** Recorded events wake the tail early. */
+  events: Pick<EventBus, 'subscribe'>;
+  /** Checks the admin again while the stream is open. */
+  authenticate: Authenticate;
+  stream?: EventStreamOptions;
+}
+
 /** Where a stream starts: after Last-Event-ID (a resume), else after the newest record now. */
-async function startingSeq(request: FastifyRequest, tessera: Tessera): Promise<number> {
+async function startingSeq(request: FastifyRequest, audit: Pick<AuditReader, 'headSeq'>): Promise<number> {
   const header = request.headers['last-event-id'];
-  if (header === undefined) {
-    await tessera.auditChain.flush();
-    return (await tessera.stores.audit.head())?.seq ?? 0;
-  }
+  if (header === undefined) return audit.headSeq();
   if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) {
     throw new AuthError('invalid_request', { description: 'Last-Event-ID must be the id of an event of this stream.' });
   }
@@ -47,20 +53,18 @@ async function startingSeq(request: FastifyRequest, tessera: Tessera): Promise<n
  * the streams nothing. A client that stops reading is dropped once its backlog passes the
  * socket's buffer for `drainTimeoutMs`: memory per stream stays at one batch.
  */
-export async function adminEventRoutes(app: FastifyInstance, { tessera, stream = {} }: { tessera: Tessera; stream?: EventStreamOptions }): Promise<void> {
+export async function adminEventRoutes(app: FastifyInstance, { audit, events, authenticate, stream = {} }: AdminEventRouteOptions): Promise<void> {
   const heartbeatMs = stream.heartbeatMs ?? 15_000;
   const drainTimeoutMs = stream.drainTimeoutMs ?? 10_000;
   const maxStreams = stream.maxStreams ?? 32;
   const recheckMs = stream.recheckMs ?? 5000;
   /** Each open (or opening) stream's close function. */
   const open = new Set<{ close: () => void }>();
-  const tail = createAuditTail({
-    audit: tessera.stores.audit,
-    chain: tessera.auditChain,
+  const tail = audit.tail({
     pollMs: stream.pollMs ?? 1000,
     onError: (error) => app.log.warn({ err: error }, 'reading the audit log for event streams failed'),
   });
-  const unsubscribe = tessera.events.subscribe((_event, recorded) => {
+  const unsubscribe = events.subscribe((_event, recorded) => {
     if (recorded) tail.wake();
   });
 
@@ -70,15 +74,15 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
     for (const stream of open) stream.close();
   });
 
-  app.get('/admin/events', async (request: FastifyRequest, reply: FastifyReply) => {
-    const admin = await requireAdmin(request, tessera);
+  app.get('/events', async (request: FastifyRequest, reply: FastifyReply) => {
+    const admin = adminOf(request);
     // The slot is taken before the next await, so concurrent requests cannot all pass the check.
     if (open.size >= maxStreams) throw new AuthError('service_unavailable', { description: 'Too many event streams are open.' });
     const slot = { close: () => undefined as void };
     open.add(slot);
     let startSeq: number;
     try {
-      startSeq = await startingSeq(request, tessera);
+      startSeq = await startingSeq(request, audit);
     } catch (error) {
       open.delete(slot);
       throw error;
@@ -87,7 +91,9 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
     reply.hijack();
     const socket = reply.raw;
     socket.writeHead(200, {
-      ...baselineSecurityHeaders,
+      // Written by hand (hijacked): carry over the security headers the onRequest hook set.
+      ...(reply.getHeaders() as Record<string, string>),
+      'cache-control': 'no-store',
       'content-type': 'text/event-stream; charset=utf-8',
       'x-request-id': request.id,
       'x-accel-buffering': 'no',
@@ -145,13 +151,11 @@ export async function adminEventRoutes(app: FastifyInstance, { tessera, stream =
 
     // The stream lives longer than one check: the token expiring or being revoked, the user
     // disabled or no longer an admin, ends it (ASVS V3.3: logout and revocation apply).
-    const token = bearerToken(request);
     let checking = false;
     const recheck = setInterval(() => {
       if (checking) return;
       checking = true;
-      tessera
-        .authenticate(token)
+      requireAuth(request, authenticate)
         .then((auth) => auth.user.id === admin.user.id && auth.user.roles.includes('admin'), () => false)
         .then((allowed) => {
           checking = false;

@@ -1,8 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Tessera } from '../../app/create-tessera.js';
-import { requireAdmin } from '../plugins/auth-context.js';
+import type { StatsService } from '../../stats/stats.js';
 import { errorResponses } from '../schemas/common.js';
 
 const Count = Type.Union([Type.Integer(), Type.Null()]);
@@ -22,11 +21,14 @@ export const StatsView = Type.Object({
   stores: Type.Object({ database: StoreState, hot_state: StoreState }),
 });
 
-/** GET /admin/stats. */
-export async function adminStatsRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
-  base.withTypeProvider<TypeBoxTypeProvider>().get('/admin/stats', { schema: { response: { 200: StatsView, ...errorResponses } } }, async (request) => {
-    await requireAdmin(request, tessera);
-    const stats = await tessera.stats.snapshot();
+export interface AdminStatsRouteOptions {
+  stats: Pick<StatsService, 'snapshot'>;
+}
+
+/** GET /admin/stats, behind the admin gate. */
+export async function adminStatsRoutes(base: FastifyInstance, options: AdminStatsRouteOptions): Promise<void> {
+  base.withTypeProvider<TypeBoxTypeProvider>().get('/stats', { schema: { response: { 200: StatsView, ...errorResponses } } }, async () => {
+    const stats = await options.stats.snapshot();
     return {
       users: stats.users,
       active_sessions: stats.activeSessions,

@@ -83,7 +83,7 @@ for (const backend of testBackends()) {
       const id = await createUser(t, 'carol');
       const session = await signIn(t, 'carol');
       // Disabled directly in storage: the admin API arrives later.
-      assert.equal(await t.tessera.stores.users.setDisabled(id, true, new Date()), true);
+      assert.equal(await t.stores.users.setDisabled(id, true, new Date()), true);
       const response = await login(t, { username: 'carol', password: strongPassword });
       assert.equal(response.statusCode, 401);
       assert.equal(response.json().error, 'invalid_credentials');
@@ -94,10 +94,10 @@ for (const backend of testBackends()) {
 
     it('verifies an imported bcrypt hash and rehashes it to argon2id', async () => {
       const id = await createUser(t, 'dave');
-      await t.tessera.stores.users.updatePasswordHash(id, await bcryptHash('imported password 1', 10), new Date(), false);
+      await t.stores.users.updatePasswordHash(id, await bcryptHash('imported password 1', 10), new Date(), false);
       assert.equal((await login(t, { username: 'dave', password: 'wrong password here' })).statusCode, 401);
       assert.equal((await login(t, { username: 'dave', password: 'imported password 1' })).statusCode, 200);
-      const stored = await t.tessera.stores.users.findById(id);
+      const stored = await t.stores.users.findById(id);
       assert.match(stored!.passwordHash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       assert.equal((await login(t, { username: 'dave', password: 'imported password 1' })).statusCode, 200);
     });
@@ -110,7 +110,7 @@ for (const backend of testBackends()) {
         { 'user-agent': 'TestAgent/1.0' },
       );
       assert.equal(response.statusCode, 200);
-      const session = await t.tessera.stores.sessions.findById(response.json().session_id);
+      const session = await t.stores.sessions.findById(response.json().session_id);
       assert.equal(session?.deviceName, 'Work laptop');
       assert.equal(session?.deviceFingerprint, 'fp-123');
       assert.equal(session?.userAgent, 'TestAgent/1.0');

@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../app/create-tessera.js';
+import type { Authenticate } from '../../flows/authenticate.js';
+import type { ChangePassword } from '../../flows/change-password.js';
+import type { Login } from '../../flows/login.js';
+import type { PasswordReset } from '../../flows/password-reset.js';
 import type { Session } from '../../sessions/session.js';
+import type { UserService } from '../../users/service.js';
 import type { User } from '../../users/user.js';
 import { requireAuth } from '../plugins/auth-context.js';
 import { eventContext, userAgentOf } from '../plugins/request-context.js';
@@ -33,7 +37,17 @@ export function sessionView(session: Session) {
   };
 }
 
-export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+export interface AuthRouteOptions {
+  login: Login;
+  users: Pick<UserService, 'register'>;
+  authenticate: Authenticate;
+  changePassword: ChangePassword;
+  passwordReset: Pick<PasswordReset, 'request' | 'confirm'>;
+}
+
+/** Sign-in, sign-up, the caller's own account, password change and reset. */
+export async function authRoutes(base: FastifyInstance, options: AuthRouteOptions): Promise<void> {
+  const { login, users, authenticate, changePassword, passwordReset } = options;
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
   app.post(
@@ -44,7 +58,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
       if ((username === undefined) === (email === undefined)) {
         throw new AuthError('invalid_request', { description: 'Give exactly one of username or email.' });
       }
-      return tessera.login({
+      return login({
         username,
         email,
         password,
@@ -61,13 +75,13 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
     '/auth/register',
     { schema: { body: RegisterBody, response: { 201: RegisteredUser, ...errorResponses } } },
     async (request, reply) => {
-      const user = await tessera.users.register(request.body, eventContext(request));
+      const user = await users.register(request.body, eventContext(request));
       return reply.code(201).send(registeredUser(user));
     },
   );
 
   app.get('/auth/me', { schema: { response: { 200: MeResponse, ...errorResponses } } }, async (request) => {
-    const { user, claims, session } = await requireAuth(request, tessera.authenticate);
+    const { user, claims, session } = await requireAuth(request, authenticate);
     return {
       user: registeredUser(user),
       roles: claims.roles,
@@ -81,8 +95,8 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
     '/auth/password',
     { schema: { body: ChangePasswordBody, response: { 204: NoContent, ...errorResponses } } },
     async (request, reply) => {
-      const { claims } = await requireAuth(request, tessera.authenticate);
-      await tessera.changePassword({
+      const { claims } = await requireAuth(request, authenticate);
+      await changePassword({
         userId: claims.sub,
         sessionId: claims.sid,
         currentPassword: request.body.current_password,
@@ -101,7 +115,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
       if ((username === undefined) === (email === undefined)) {
         throw new AuthError('invalid_request', { description: 'Give exactly one of username or email.' });
       }
-      await tessera.passwordReset.request({ username, email }, eventContext(request));
+      await passwordReset.request({ username, email }, eventContext(request));
       return reply.code(202).send({});
     },
   );
@@ -110,7 +124,7 @@ export async function authRoutes(base: FastifyInstance, { tessera }: { tessera: 
     '/auth/password-reset/confirm',
     { schema: { body: ResetConfirmBody, response: { 204: NoContent, ...errorResponses } } },
     async (request, reply) => {
-      await tessera.passwordReset.confirm(
+      await passwordReset.confirm(
         { token: request.body.token, newPassword: request.body.new_password },
         eventContext(request),
       );

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import { type Tessera } from '../../app/create-tessera.js';
 import { NotReadyError } from '../../app/storage.js';
 import { ErrorResponse } from '../schemas/common.js';
 
@@ -15,14 +14,19 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function healthRoutes(app: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
+export interface HealthRouteOptions {
+  /** Resolves when every backing store answers; rejects with NotReadyError naming the first that does not. */
+  ready: () => Promise<void>;
+}
+
+export async function healthRoutes(app: FastifyInstance, { ready }: HealthRouteOptions): Promise<void> {
   const Status = Type.Object({ status: Type.String() });
 
   app.get('/healthz', { schema: { response: { 200: Status } } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: { response: { 200: Status, 503: ErrorResponse } } }, async (request) => {
     try {
-      await withTimeout(tessera.ready(), readinessTimeoutMs);
+      await withTimeout(ready(), readinessTimeoutMs);
     } catch (error) {
       const component = error instanceof NotReadyError ? error.component : 'database';
       request.log.warn({ err: error }, `not ready: ${component} unreachable`);

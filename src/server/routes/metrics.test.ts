@@ -54,6 +54,9 @@ for (const backend of testBackends()) {
         assert.equal((await login(t, { username: 'mx-alice', password: 'not the password at all' })).statusCode, 401);
         assert.equal((await login(t, { username: 'mx-nobody', password: strongPassword })).statusCode, 401);
         assert.equal((await refresh(t, alice.refresh_token)).statusCode, 200);
+        // Forward-auth skips the hooks it does not need, never the request metrics.
+        assert.equal((await t.app.inject({ url: '/auth/verify', headers: { authorization: `Bearer ${alice.access_token}` } })).statusCode, 200);
+        assert.equal((await t.app.inject({ url: '/auth/verify' })).statusCode, 401);
         const after = await scrape(t);
 
         assert.equal(delta(before, after, 'tessera_logins_total', { outcome: 'success', reason: 'none' }), 1);
@@ -65,6 +68,8 @@ for (const backend of testBackends()) {
         assert.equal(delta(before, after, requests, { method: 'POST', route: '/auth/login', status_code: '401' }), 2);
         assert.equal(delta(before, after, requests, { method: 'POST', route: '/auth/refresh', status_code: '200' }), 1);
         assert.equal(delta(before, after, requests, { method: 'GET', route: '/metrics', status_code: '200' }), 1, 'the first scrape');
+        assert.equal(delta(before, after, requests, { method: 'GET', route: '/auth/verify', status_code: '200' }), 1);
+        assert.equal(delta(before, after, requests, { method: 'GET', route: '/auth/verify', status_code: '401' }), 1);
       });
 
       it('counts reuse detections and revocations by reason, and the denylist grows', async () => {

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AuthError } from '../../errors/auth-error.js';
-import type { Tessera } from '../../app/create-tessera.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import { ErrorResponse } from '../schemas/common.js';
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -17,8 +17,13 @@ function bearerOf(request: FastifyRequest): string | undefined {
  * GET /metrics: Prometheus text format. With `TESSERA_METRICS_TOKEN` set, only for
  * `Authorization: Bearer <token>`; without it, open to anyone who can reach the port.
  */
-export async function metricsRoutes(app: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
-  const { metricsToken } = tessera.config;
+export interface MetricsRouteOptions {
+  metrics: Pick<Metrics, 'expose' | 'contentType'>;
+  /** TESSERA_METRICS_TOKEN; undefined leaves the route open. */
+  metricsToken: string | undefined;
+}
+
+export async function metricsRoutes(app: FastifyInstance, { metrics, metricsToken }: MetricsRouteOptions): Promise<void> {
   // Digests have one length whatever was sent, so the comparison takes the same time.
   const expected = metricsToken === undefined ? undefined : sha256(metricsToken);
 
@@ -32,8 +37,8 @@ export async function metricsRoutes(app: FastifyInstance, { tessera }: { tessera
           throw new AuthError('invalid_token', { description: 'A valid metrics token is required.', detail: 'metrics token' });
         }
       }
-      const text = await tessera.metrics.expose();
-      return reply.header('content-type', tessera.metrics.contentType).header('cache-control', 'no-store').send(text);
+      const text = await metrics.expose();
+      return reply.header('content-type', metrics.contentType).header('cache-control', 'no-store').send(text);
     },
   );
 }

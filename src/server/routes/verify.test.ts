@@ -207,6 +207,21 @@ for (const backend of testBackends()) {
         assertApiError(await postForm(t, '/auth/introspect', { token: s.access_token }, { token: s.access_token }), 403, 'forbidden', 'non-admin form');
       });
 
+      it("checks the caller's stored roles: a demoted admin's unexpired token gets 403, recorded", async () => {
+        const demotedId = await createUser(t, 'in-demoted', { roles: ['admin'] });
+        const caller = await signIn(t, 'in-demoted');
+        const s = await signIn(t, 'admin1');
+        const before = await postJson(t, '/auth/introspect', { token: s.access_token }, { token: caller.access_token });
+        assert.equal(before.statusCode, 200, before.body);
+        assert.equal(before.json().active, true);
+        // The token still says admin; the stored user no longer is one.
+        await t.db.query(`UPDATE users SET roles = '{}' WHERE id = $1`, [demotedId]);
+        assertApiError(await postJson(t, '/auth/introspect', { token: s.access_token }, { token: caller.access_token }), 403, 'forbidden', 'demoted admin');
+        await t.tessera.auditChain.flush();
+        const denied = await t.stores.audit.list({ type: 'access.denied', userId: demotedId }, { limit: 5 });
+        assert.deepEqual(denied.map((record) => record.details.endpoint), ['/auth/introspect']);
+      });
+
       it('describes an active access token, with JSON and form bodies', async () => {
         const id = await createUser(t, 'in-bob', { roles: ['viewer'], permissions: ['docs:read'] });
         const s = await signIn(t, 'in-bob');

@@ -1,12 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import type { Tessera } from '../../app/create-tessera.js';
+import type { KeyRing } from '../../keys/key-ring.js';
 
 /** How long verifiers may cache the JWKS; a new key is published well before it signs. */
 export const jwksMaxAgeSeconds = 300;
 
-export async function wellKnownRoutes(app: FastifyInstance, { tessera }: { tessera: Tessera }): Promise<void> {
-  const { config, keyRing } = tessera;
+export interface WellKnownRouteOptions {
+  /** TESSERA_ISSUER. */
+  issuer: string;
+  keyRing: Pick<KeyRing, 'jwks' | 'algorithms'>;
+}
 
+export async function wellKnownRoutes(app: FastifyInstance, { issuer, keyRing }: WellKnownRouteOptions): Promise<void> {
   app.get('/.well-known/jwks.json', async (_request, reply) => {
     reply.header('cache-control', `public, max-age=${jwksMaxAgeSeconds}`);
     return keyRing.jwks();
@@ -19,7 +23,7 @@ export async function wellKnownRoutes(app: FastifyInstance, { tessera }: { tesse
    * OpenID fields are left out: a generic client that finds them would start flows that 404.
    */
   function metadata() {
-    const base = config.issuer;
+    const base = issuer;
     return {
       issuer: base,
       jwks_uri: `${base}/.well-known/jwks.json`,

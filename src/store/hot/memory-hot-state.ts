@@ -1,6 +1,7 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { createMemoryLockoutStore } from './memory-lockout-store.js';
-import { maxWindowMembers, type HotState, type HotStateSubscriber, type RateLimiter } from './hot-state.js';
+import type { HotState, HotStateSubscriber } from './hot-state.js';
+import { maxWindowMembers, type RateLimiter } from './ports.js';
 
 /** Rate-limiter-flexible's answer, as ours. */
 export function limiterResult(outcome: unknown): { allowed: boolean; retryAfterSeconds: number } {

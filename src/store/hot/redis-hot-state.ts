@@ -1,7 +1,8 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RevocationChange } from '../../revocation/revocation.js';
-import { maxWindowMembers, type HotState, type HotStateSubscriber, type RateLimiter } from './hot-state.js';
+import type { HotState, HotStateSubscriber } from './hot-state.js';
+import { maxWindowMembers, type RateLimiter } from './ports.js';
 import { limiterResult } from './memory-hot-state.js';
 import { createRedisLockoutStore } from './redis-lockout-store.js';
 import { withLockoutFallback } from '../../protection/lockout.js';

@@ -1,6 +1,5 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { anchorTypes } from '../../audit/anchor.js';
 import type { AuditKeys } from '../../audit/keys.js';
+import { pendingRejection, rejectedPendingRecord } from '../../audit/pending.js';
 import { genesisHash, keyedChainHash, pendingMac, type AuditRecord, type ChainedAuditRecord } from '../../audit/record.js';
 import type { ChainBreak, ChainPendingResult } from '../../audit/store.js';
 import type { Queryable } from './db.js';
@@ -101,49 +100,10 @@ interface PendingRow extends Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'> {
   mac: string;
 }
 
-type Rejection = 'anchor_type' | 'mac_invalid' | 'malformed' | 'duplicate';
-
-/** Why a queued row is not Tessera's: undefined when it is. */
-function rejection(row: PendingRow, record: AuditRecord, pendingKey: Buffer): Rejection | undefined {
-  // Tessera writes anchors only through appendAudit, each with its own MAC: never queued.
-  if (anchorTypes.has(record.type)) return 'anchor_type';
-  // A value Tessera never writes (a time of 'infinity') must not stop every batch after it.
-  if (!(record.at instanceof Date) || Number.isNaN(record.at.getTime())) return 'malformed';
-  let want: Buffer;
-  try {
-    want = Buffer.from(pendingMac(pendingKey, record));
-  } catch {
-    return 'malformed';
-  }
-  const given = Buffer.from(row.mac);
-  return want.length === given.length && timingSafeEqual(want, given) ? undefined : 'mac_invalid';
-}
-
 /** Ids of the batch already in the chain: a replayed row would otherwise fail the batch on every retry. */
 async function chainedIds(tx: Queryable, ids: string[]): Promise<Set<string>> {
   const rows = await tx.query<{ id: string }>('SELECT id::text AS id FROM audit_log WHERE id = ANY($1::uuid[])', [ids]);
   return new Set(rows.map((row) => row.id));
-}
-
-/**
- * What is chained in place of a queued row that is not Tessera's: the row kept as evidence in
- * the details, marked, at the time it was found (its own `at` is whatever the writer chose).
- */
-function rejectedRecord(record: AuditRecord, reason: Rejection, now: Date): AuditRecord {
-  const at = record.at instanceof Date && !Number.isNaN(record.at.getTime()) ? record.at.toISOString() : String(record.at);
-  return {
-    id: randomUUID(),
-    at: now,
-    type: 'audit.pending_rejected',
-    outcome: 'failure',
-    userId: null,
-    sessionId: null,
-    ip: null,
-    userAgent: null,
-    requestId: null,
-    severity: 'critical',
-    details: { reason, record: { ...record, at } },
-  };
 }
 
 /**
@@ -179,10 +139,10 @@ export async function chainPendingAudit(tx: Queryable, limit: number, keys: Audi
   const seen = await chainedIds(tx, pending.map((row) => row.id));
   pending.forEach((row, index) => {
     const queued = recordOfRow(row);
-    const reason = seen.has(queued.id) ? 'duplicate' : rejection(row, queued, keys.pending);
+    const reason = pendingRejection(queued, row.mac, keys.pending, seen.has(queued.id));
     seen.add(queued.id);
     if (reason) rejectedAt.push({ index, id: queued.id });
-    const record = reason ? rejectedRecord(queued, reason, now) : queued;
+    const record = reason ? rejectedPendingRecord(queued, reason, now) : queued;
     const hash = keyedChainHash(keys.chain, prevHash, record);
     params.push(...recordValues(record), prevHash, hash, keyedScheme);
     rows.push(placeholders(index, 14));

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { signedAnchorMac } from '../../audit/anchor.js';
+import { rekeyedAnchor } from '../../audit/anchor-records.js';
+import { acceptedBreaks, pruningAnchors, rekeyAnchor } from '../../audit/chain-context.js';
 import type { AuditKeys } from '../../audit/keys.js';
 import { pendingMac, type AuditRecord } from '../../audit/record.js';
 import type { RekeyResult } from '../../audit/store.js';
 import type { Queryable } from './db.js';
 import { appendAudit, keyedScheme, lockAuditChain } from './audit-chain.js';
-import { acceptedBreaks, pruningAnchors, rekeyAnchor, walkChain } from './audit-walk.js';
+import { anchorRows, readAnchorRows, walkChain } from './audit-walk.js';
 import { sqlIncidentStore } from './incident-store.js';
 
 /** What migration 009 gives records queued before the upgrade, in place of a MAC. */
@@ -40,7 +41,8 @@ async function adoptPreUpgradePending(tx: Queryable, keys: AuditKeys): Promise<n
  * naming its head, after which records are checked with the key.
  */
 async function anchorLegacy(tx: Queryable, now: Date, keys: AuditKeys, head: { seq: string; hash: string }, extra: { forced?: true; adoptedPending?: number }): Promise<RekeyResult> {
-  const legacy = await walkChain(tx, { keys, ...(await pruningAnchors(tx, keys)), rekey: 'legacyOnly', acceptedBreaks: await acceptedBreaks(tx, keys) });
+  const anchors = await readAnchorRows(tx);
+  const legacy = await walkChain(tx, { keys, ...pruningAnchors(keys, anchors.pruned), rekey: 'legacyOnly', acceptedBreaks: acceptedBreaks(keys, anchors.accepted) });
   const fields = {
     legacyHeadSeq: Number(head.seq),
     legacyHeadHash: head.hash,
@@ -49,13 +51,7 @@ async function anchorLegacy(tx: Queryable, now: Date, keys: AuditKeys, head: { s
     ...(legacy.broken ? { legacyBrokenAt: legacy.broken.seq } : {}),
     ...extra,
   };
-  const details = { ...fields, mac: signedAnchorMac(keys.anchor, 'audit.rekeyed', fields) };
-  const severity = legacy.broken || extra.forced ? 'critical' : 'high';
-  const anchor = await appendAudit(
-    tx,
-    { id: randomUUID(), at: now, type: 'audit.rekeyed', outcome: 'info', userId: null, sessionId: null, ip: null, userAgent: null, requestId: null, severity, details },
-    keys.chain,
-  );
+  const anchor = await appendAudit(tx, rekeyedAnchor(keys, fields, now), keys.chain);
   // Every re-key weakens what the records before it prove: an incident, in the same transaction,
   // whoever ran it (a server's upgrade, `tessera migrate`, an operator's `audit rekey`).
   await sqlIncidentStore(tx).raise(
@@ -83,7 +79,7 @@ export async function rekeyAfterUpgrade(tx: Queryable, now: Date, keys: AuditKey
   const adoptedPending = await adoptPreUpgradePending(tx, keys);
   const head = await schemeAt(tx, 'DESC');
   if (!head || head.scheme === keyedScheme) return undefined;
-  if ((await schemeAt(tx, 'ASC'))?.scheme === keyedScheme || (await rekeyAnchor(tx, keys, true))) return undefined;
+  if ((await schemeAt(tx, 'ASC'))?.scheme === keyedScheme || rekeyAnchor(keys, await anchorRows(tx, 'audit.rekeyed'), true)) return undefined;
   return anchorLegacy(tx, now, keys, head, adoptedPending > 0 ? { adoptedPending } : {});
 }
 

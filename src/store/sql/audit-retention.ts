@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { prunedAnchor } from '../../audit/anchor-records.js';
 import type { AuditKeys } from '../../audit/keys.js';
 import { AuditChainBrokenError, type PruneResult } from '../../audit/store.js';
-import { anchorMac } from '../../audit/anchor.js';
 import type { Queryable } from './db.js';
 import { appendAudit, lockAuditChain } from './audit-chain.js';
 import { chainContext, walkChain } from './audit-walk.js';
@@ -36,23 +35,7 @@ export async function pruneAudit(tx: Queryable, before: Date, now: Date, keys: A
   const counted = await tx.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log WHERE audit_log.seq <= $1', [throughSeq]);
   const removed = Number(counted[0]?.n ?? 0);
   const fields = { throughSeq, throughHash: through.hash, removed, before: before.toISOString() };
-  const anchor = await appendAudit(
-    tx,
-    {
-      id: randomUUID(),
-      at: now,
-      type: 'audit.pruned',
-      outcome: 'info',
-      userId: null,
-      sessionId: null,
-      ip: null,
-      userAgent: null,
-      requestId: null,
-      severity: 'info',
-      details: { ...fields, mac: anchorMac(keys.anchor, fields) },
-    },
-    keys.chain,
-  );
+  const anchor = await appendAudit(tx, prunedAnchor(keys, fields, now), keys.chain);
   await tx.query('DELETE FROM audit_log WHERE audit_log.seq <= $1', [throughSeq]);
   return { throughSeq, throughHash: through.hash, removed, anchor };
 }

@@ -1,5 +1,5 @@
 import type { OutboxMessage, OutboxStore } from '../../outbox/outbox.js';
-import type { Db } from './db.js';
+import type { Queryable } from './db.js';
 
 interface OutboxRow {
   id: string;
@@ -13,7 +13,7 @@ interface OutboxRow {
 /** How long a claimed message is reserved for the instance delivering it. */
 const leaseMs = 60_000;
 
-export function sqlOutboxStore(db: Db): OutboxStore {
+export function sqlOutboxStore(db: Queryable): OutboxStore {
   return {
     async enqueue(message) {
       await db.query('INSERT INTO outbox (id, kind, sealed, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)', [

@@ -63,12 +63,6 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
-    async lockById(id) {
-      if (!idPattern.test(id)) return undefined;
-      const rows = await db.query<RefreshTokenRow>(`SELECT ${columns} FROM refresh_tokens WHERE id = $1 FOR UPDATE`, [id]);
-      return rows[0] ? toRecord(rows[0]) : undefined;
-    },
-
     async lockForRotation(id) {
       if (!idPattern.test(id)) return undefined;
       // Session first, then token: the order every revocation path takes, so a logout and a
@@ -113,15 +107,6 @@ export function sqlRefreshTokenStore(db: Queryable): RefreshTokenStore {
           activity.userAgent,
         ],
       );
-    },
-
-    async markConsumed(id, at, successorId, successorSealed) {
-      await db.query(
-        'UPDATE refresh_tokens SET consumed_at = $2, successor_id = $3, successor_sealed = $4 WHERE id = $1',
-        [id, at, successorId, successorSealed],
-      );
-      // The predecessor's copy of this token's pair is useless now that this token is rotated.
-      await db.query('UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_id = $1', [id]);
     },
 
     async clearSealedBefore(before) {

@@ -2,7 +2,6 @@ import type { NewSession, Session } from '../../sessions/session.js';
 import type { SessionStore } from '../../sessions/store.js';
 import type { Queryable } from './db.js';
 import { isUuid } from './uuid.js';
-import { toUser, userColumns, type UserRow } from './user-store.js';
 
 export interface SessionRow {
   id: string;
@@ -70,25 +69,6 @@ export function sqlSessionStore(db: Queryable): SessionStore {
       if (!isUuid(id)) return undefined;
       const rows = await db.query<SessionRow>(`SELECT ${sessionColumns} FROM sessions WHERE id = $1 FOR UPDATE`, [id]);
       return rows[0] ? toSession(rows[0]) : undefined;
-    },
-
-    async lockWithOwner(id) {
-      if (!isUuid(id)) return undefined;
-      const sessionSelect = sessionColumns.split(', ').map((column) => `s.${column}`).join(', ');
-      const userSelect = userColumns.split(', ').map((column) => `u.${column} AS u_${column}`).join(', ');
-      const rows = await db.query<Record<string, unknown>>(
-        `SELECT ${sessionSelect}, ${userSelect} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 FOR UPDATE OF s`,
-        [id],
-      );
-      const row = rows[0];
-      if (!row) return undefined;
-      const userRow = Object.fromEntries(userColumns.split(', ').map((column) => [column, row[`u_${column}`]])) as unknown as UserRow;
-      return { session: toSession(row as unknown as SessionRow), user: toUser(userRow) };
-    },
-
-    async touch(id, at, ip, userAgent) {
-      if (!isUuid(id)) return;
-      await db.query('UPDATE sessions SET last_active_at = $2, ip = $3, user_agent = $4 WHERE id = $1', [id, at, ip, userAgent]);
     },
 
     async countActive(now, idleSince) {

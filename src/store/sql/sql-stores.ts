@@ -1,6 +1,7 @@
 import type { StoreSet, Stores } from '../stores.js';
 import { sqlAuditStore, type SqlAuditStoreOptions } from './audit-store.js';
 import { sqlIncidentStore } from './incident-store.js';
+import { sqlOutboxStore } from './outbox-store.js';
 import type { Db, Queryable } from './db.js';
 import { sqlRefreshTokenStore } from './refresh-token-store.js';
 import { sqlResetTokenStore } from './reset-token-store.js';
@@ -20,6 +21,7 @@ function bind(db: Queryable, afterCommit: (hook: () => void) => void, auditStore
     resetTokens: sqlResetTokenStore(db),
     signingKeys: sqlSigningKeyStore(db),
     revocations: sqlRevocationStore(db),
+    outbox: sqlOutboxStore(db),
   };
 }
 

@@ -1,0 +1,98 @@
+import type { Clock } from '../clock.js';
+import { AuthError } from '../errors/auth-error.js';
+import type { RevocationService } from '../revocation/service.js';
+import type { EventBus, EventContext, TokenRejectionReason } from '../events/bus.js';
+import { withinValidity } from '../verify/claims.js';
+import type { RefusalReason } from '../verify/result.js';
+import { invalidToken, type AccessTokenClaims, type AccessTokens } from './access-token.js';
+
+export interface AccessVerifierOptions {
+  tokens: Pick<AccessTokens, 'check'>;
+  revocations: Pick<RevocationService, 'check'>;
+  clock: Clock;
+  events: EventBus;
+  /** Verified tokens kept in memory (default 10 000); the oldest is dropped first. */
+  cacheSize?: number;
+  leewaySeconds?: number;
+}
+
+/** Where a token was presented: forged ones are reported as `token.rejected`. */
+export interface TokenOrigin {
+  context: EventContext;
+  /** The route template, e.g. /auth/verify. */
+  endpoint: string;
+}
+
+export interface AccessVerifier {
+  /**
+   * The one access-token pipeline every route shares: signature and claims (cached per token
+   * until it expires), then the revocation check, which is never cached or skipped.
+   * Throws AuthError `invalid_token`.
+   */
+  verify(token: string, origin?: TokenOrigin): Promise<AccessTokenClaims>;
+}
+
+/**
+ * Which refusals mean a forged or tampered token (a bad signature, a key we never published, a
+ * header we refuse), rather than one merely malformed, expired or meant for someone else: what
+ * `token.rejected`, the forged_tokens rule and tessera_tokens_rejected_total count. Every reason
+ * is listed, so a new one does not compile until it is classified.
+ */
+const forgery: Record<RefusalReason, TokenRejectionReason | undefined> = {
+  too_large: undefined,
+  malformed: undefined,
+  forbidden_header: 'bad_header',
+  unsupported_crit: 'bad_header',
+  missing_kid: 'bad_header',
+  unknown_kid: 'unknown_key',
+  unsupported_alg: 'bad_header',
+  alg_mismatch: 'bad_header',
+  bad_signature: 'bad_signature',
+  wrong_type: undefined,
+  wrong_issuer: undefined,
+  wrong_audience: undefined,
+  expired: undefined,
+  not_yet_valid: undefined,
+  issued_in_future: undefined,
+  missing_claim: undefined,
+  invalid_claim: undefined,
+  lifetime_too_long: undefined,
+};
+
+/** The forgery class of a refusal, or undefined when it is no sign of forgery. */
+export function forgeryOf(reason: RefusalReason): TokenRejectionReason | undefined {
+  return forgery[reason];
+}
+
+export function createAccessVerifier(options: AccessVerifierOptions): AccessVerifier {
+  const { tokens, revocations, clock } = options;
+  const capacity = options.cacheSize ?? 10_000;
+  const leeway = options.leewaySeconds ?? 30;
+  const verified = new Map<string, AccessTokenClaims>();
+
+  async function verifySignature(token: string, origin: TokenOrigin | undefined): Promise<AccessTokenClaims> {
+    const cached = verified.get(token);
+    if (cached) {
+      if (withinValidity(cached, clock.now() / 1000, leeway)) return cached;
+      verified.delete(token);
+    }
+    const result = await tokens.check(token);
+    if (!result.ok) {
+      const reason = forgery[result.reason];
+      if (reason && origin) await options.events.emit('token.rejected', { reason, endpoint: origin.endpoint }, origin.context);
+      throw invalidToken(result);
+    }
+    if (verified.size >= capacity) verified.delete(verified.keys().next().value as string);
+    verified.set(token, result.claims);
+    return result.claims;
+  }
+
+  return {
+    async verify(token, origin) {
+      const claims = await verifySignature(token, origin);
+      const revoked = revocations.check(claims);
+      if (revoked) throw new AuthError('invalid_token', { description: 'The access token has been revoked.', detail: revoked });
+      return claims;
+    },
+  };
+}
