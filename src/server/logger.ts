@@ -66,13 +66,14 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 
 /**
  * What other services and probes call for every request they serve or every few seconds: under
- * `TESSERA_ACCESS_LOG=standard` these are logged only when they answer 5xx (method and path, any
- * query string ignored).
+ * `TESSERA_ACCESS_LOG=standard` their successes are not logged, their refusals (4xx) are sampled
+ * (at most `quietRefusalsPerSecond` lines a second: a flood of bad tokens must not flood the log,
+ * yet the first ones show) and their failures (5xx) always are. Introspection is not among them:
+ * it is an admin's call and discloses what a token holds, so every use is logged.
  */
 const probe = new Set(['GET', 'HEAD']);
 const quietRoutes = new Map([
   ['/auth/verify', probe],
-  ['/auth/introspect', new Set(['POST'])],
   ['/healthz', probe],
   ['/readyz', probe],
   ['/metrics', probe],
@@ -98,19 +99,37 @@ export function noteRefusal(request: FastifyRequest, code: string, detail: strin
  * its query, the client address, the status, the time taken and, for a refusal, its code and
  * detail. Which requests get a line is `TESSERA_ACCESS_LOG`; a 5xx answer always does, at `error`.
  */
+export const quietRefusalsPerSecond = 10;
+
 export class AccessLog extends LogController {
   readonly #mode: Config['accessLog'];
+  readonly #now: () => number;
+  #second = 0;
+  #quietRefusals = 0;
 
-  constructor(mode: Config['accessLog']) {
+  constructor(mode: Config['accessLog'], now: () => number = Date.now) {
     super({ requestIdLogLabel: 'requestId' });
     this.#mode = mode;
+    this.#now = now;
   }
 
   override incomingRequest(): void {}
 
+  /** One of this second's sampled lines for a quiet route's refusal, while any are left. */
+  #sampleQuietRefusal(): boolean {
+    const second = Math.floor(this.#now() / 1000);
+    if (second !== this.#second) {
+      this.#second = second;
+      this.#quietRefusals = 0;
+    }
+    this.#quietRefusals += 1;
+    return this.#quietRefusals <= quietRefusalsPerSecond;
+  }
+
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const failed = reply.statusCode >= 500 || Boolean(error);
-    if (!failed && (this.#mode === 'errors' || (this.#mode === 'standard' && isQuiet(request)))) return;
+    if (!failed && this.#mode === 'errors') return;
+    if (!failed && this.#mode === 'standard' && isQuiet(request) && (reply.statusCode < 400 || !this.#sampleQuietRefusal())) return;
     const line = { req: request, res: reply, responseTime: reply.elapsedTime, ...refusals.get(request), ...(error ? { err: error } : {}) };
     if (failed) reply.log.error(line, 'request completed');
     else reply.log.info(line, 'request completed');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { InjectOptions } from 'fastify';
+import type { FastifyReply, FastifyRequest, InjectOptions } from 'fastify';
 import { createTessera } from '../app/create-tessera.js';
 import { strongPassword } from '../test-support/app.js';
 import { testConfig } from '../test-support/config.js';
 import { pgliteBackend } from '../test-support/databases.js';
 import { buildApp } from './app.js';
-import { createLogger } from './logger.js';
+import { AccessLog, createLogger, quietRefusalsPerSecond } from './logger.js';
 
 describe('request logging', () => {
   it('logs requests with their request id but never a password, token, cookie or query string', async () => {
@@ -138,8 +138,6 @@ describe('the access log (TESSERA_ACCESS_LOG)', () => {
   const quiet: Case[] = [
     ['forward-auth, verified', 200, (token) => ({ url: '/auth/verify', headers: { authorization: `Bearer ${token}` } })],
     ['forward-auth, verified, with a query', 200, (token) => ({ url: '/auth/verify?permissions=', headers: { authorization: `Bearer ${token}` } })],
-    ['forward-auth, refused', 401, () => ({ url: '/auth/verify', headers: { authorization: 'Bearer not.a.validtoken' } })],
-    ['introspection', 200, (token) => ({ method: 'POST', url: '/auth/introspect', headers: { authorization: `Bearer ${token}` }, payload: { token } })],
     ['liveness', 200, () => ({ url: '/healthz' })],
     ['readiness', 200, () => ({ url: '/readyz' })],
     ['metrics', 200, () => ({ url: '/metrics' })],
@@ -149,6 +147,10 @@ describe('the access log (TESSERA_ACCESS_LOG)', () => {
     ['a refused request', 401, () => ({ url: '/auth/me', headers: { authorization: 'Bearer not.a.validtoken' } })],
     ['an unknown route', 404, () => ({ url: '/nope' })],
     ['verification as a JSON verdict', 200, (token) => ({ method: 'POST', url: '/auth/verify', payload: { token } })],
+    // An admin's call that discloses what a token holds: every use is traceable (ASVS V7).
+    ['introspection', 200, (token) => ({ method: 'POST', url: '/auth/introspect', headers: { authorization: `Bearer ${token}` }, payload: { token } })],
+    // A refusal on a quiet route: sampled, and the first of a second is always among them.
+    ['forward-auth, refused', 401, () => ({ url: '/auth/verify', headers: { authorization: 'Bearer not.a.validtoken' } })],
   ];
 
   /** Exactly one `request completed` line, at info, naming the request and its answer. */
@@ -169,7 +171,7 @@ describe('the access log (TESSERA_ACCESS_LOG)', () => {
     });
     after(() => t.close());
 
-    it('writes one line per request, and none for verification, health and metrics', async () => {
+    it('writes one line per request, and none for verified tokens, health and metrics', async () => {
       for (const [name, status, request] of logged) {
         const { status: got, lines } = await t.send(request(t.token));
         assert.equal(got, status, name);
@@ -180,6 +182,32 @@ describe('the access log (TESSERA_ACCESS_LOG)', () => {
         assert.equal(got, status, name);
         assert.deepEqual(lines, [], name);
       }
+    });
+
+    it('samples the refusals of quiet routes: at most quietRefusalsPerSecond lines a second, successes never', () => {
+      const written: Array<{ level: string; status: number }> = [];
+      let now = 1_000_000;
+      const log = new AccessLog('standard', () => now);
+      const answer = (url: string, statusCode: number) => {
+        const request = { url, method: 'GET' } as FastifyRequest;
+        const reply = {
+          statusCode,
+          elapsedTime: 1,
+          log: { info: () => written.push({ level: 'info', status: statusCode }), error: () => written.push({ level: 'error', status: statusCode }) },
+        } as unknown as FastifyReply;
+        log.requestCompleted(null, request, reply);
+      };
+      for (let i = 0; i < 3 * quietRefusalsPerSecond; i += 1) answer('/auth/verify?permissions=a', 401);
+      for (let i = 0; i < 5; i += 1) answer('/auth/verify', 200);
+      assert.equal(written.length, quietRefusalsPerSecond, 'a flood of refusals is capped within the second');
+      answer('/auth/verify', 503);
+      assert.deepEqual(written.at(-1), { level: 'error', status: 503 }, 'a failure is logged even past the cap');
+      now += 1000;
+      answer('/healthz', 404);
+      assert.equal(written.length, quietRefusalsPerSecond + 2, 'the next second samples again');
+      answer('/auth/me', 401);
+      answer('/auth/me', 401);
+      assert.equal(written.length, quietRefusalsPerSecond + 4, 'other routes are never sampled');
     });
 
     it('puts the code and internal detail of a refusal on that one line', async () => {
