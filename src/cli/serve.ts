@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import { loadConfig } from '../config/load.js';
-import { buildApp } from '../server/app.js';
 import { createLogger } from '../server/logger.js';
 import { createTessera } from '../app/create-tessera.js';
 import { UsageError } from './help.js';
@@ -15,8 +14,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(`development default: ${warning}`);
 
+  // The HTTP layer's modules load while the database opens (its WebAssembly compiles off the main thread).
+  const httpLayer = import('../server/app.js');
+  httpLayer.catch(() => undefined);
   const tessera = await createTessera(config, { logger });
-  const app = await buildApp(tessera, { logger });
+  const app = await (await httpLayer).buildApp(tessera, { logger });
   await app.listen({ port: config.port, host: config.host });
   logger.info(
     { issuer: config.issuer, store: tessera.config.databaseUrl ? 'postgres' : 'pglite', startupMs: Math.round(performance.now() - started) },
