@@ -13,7 +13,7 @@ import { verifyGet } from '../../test-support/tokens.js';
  */
 
 const streams = 4;
-/** Forged-token records kept per address and window before sampling drops them (service.ts). */
+/** Forged-token records kept per address and window before sampling drops them (app/create-tessera.ts). */
 const sampledRecords = 10;
 
 for (const backend of testBackends()) {
