@@ -319,18 +319,20 @@ async function verifyCost(server: BenchProcess & { tokens: Tokens }, log: string
   writeFileSync(tokenFile, `${server.tokens.accessTokens.join('\n')}\n`);
   const baselines: BenchProcess[] = [];
   try {
-    baselines.push(await startProcess('bare-node.ts', []), await startProcess('bare-fastify.ts', []));
-    const [node, fastify] = baselines as [BenchProcess, BenchProcess];
+    baselines.push(await startProcess('bare-node.ts', []), await startProcess('bare-fastify.ts', []), await startProcess('bare-node.ts', ['verify-answer']));
+    const [node, fastify, answer] = baselines as [BenchProcess, BenchProcess, BenchProcess];
     const bearer = { authorization: `Bearer ${server.tokens.accessTokens[0]}` };
     const variants = {
       node: () => wrk(node, '/bench/bare'),
       fastify: () => wrk(fastify, '/bench/bare'),
+      answer: () => wrk(answer, '/bench/bare'),
       same: () => wrk(server, '/auth/verify', { headers: bearer }),
       distinct: () => wrk(server, '/auth/verify', { tokenFile }),
     };
     // Warm-up (not recorded): the JIT has compiled the hot paths before the first round.
     wrk(node, '/bench/bare', { seconds: 2 });
     wrk(fastify, '/bench/bare', { seconds: 2 });
+    wrk(answer, '/bench/bare', { seconds: 2 });
     wrk(server, '/auth/verify', { headers: bearer, seconds: 2 });
     for (let round = 0; round < rounds; round += 1) {
       const results: Partial<Record<keyof typeof variants, WrkResult>> = {};
@@ -343,7 +345,7 @@ async function verifyCost(server: BenchProcess & { tokens: Tokens }, log: string
         record(`${name}Cpu`, result.cpuPerRequest);
         if (name === 'same' || name === 'distinct') record(`${name}LogBytes`, (statSync(log).size - logBefore) / result.requests);
       }
-      for (const name of ['fastify', 'same', 'distinct'] as const) record(`${name}Ratio`, results[name]!.requestsPerSecond / results.node!.requestsPerSecond);
+      for (const name of ['fastify', 'answer', 'same', 'distinct'] as const) record(`${name}Ratio`, results[name]!.requestsPerSecond / results.node!.requestsPerSecond);
       if (process.env.BENCH_ONLY) {
         console.log(
           Object.entries(results)
@@ -445,6 +447,7 @@ server process's CPU time (user + system, every thread, from \`/proc/<pid>/stat\
 | --- | ---: | ---: | ---: | ---: | --- |
 | bare \`node:http\` server, a small JSON answer | ${fmt(m('node'))} | 1.00× | ${us('nodeCpu')} | ${ms('nodeP99')} | |
 | bare Fastify server, one JSON route | ${fmt(m('fastify'))} | ${ratio(m('fastifyRatio'))} | ${us('fastifyCpu')} | ${ms('fastifyP99')} | |
+| bare \`node:http\` server sending the verify answer (its 24 headers, a body of the same size) | ${fmt(m('answer'))} | ${ratio(m('answerRatio'))} | ${us('answerCpu')} | ${ms('answerP99')} | |
 | Tessera GET /auth/verify, one repeated token | ${fmt(m('same'))} | ${ratio(m('sameRatio'))} | ${us('sameCpu')} | ${ms('sameP99')} | ≥ 0.70× |
 | Tessera GET /auth/verify, distinct tokens (${fmt(distinctTokens)}, more than the cache holds) | ${fmt(m('distinct'))} | ${ratio(m('distinctRatio'))} | ${us('distinctCpu')} | ${ms('distinctP99')} | ≥ 0.40× |
 

@@ -143,6 +143,35 @@ describe('access verifier: forgery classification', () => {
     assert.equal((await verifier.verify(token, origin)).sub, subject.userId);
   });
 
+  it('answers from the cache only a token verified before, still valid, and checks its revocation every time', async () => {
+    const { token } = await tokens.issue(subject);
+    assert.equal(verifier.verifyCached(token), undefined, 'never verified');
+    const claims = await verifier.verify(token, origin);
+    assert.equal(verifier.verifyCached(token), claims, 'the same claims object');
+    revoked = 'session_revoked';
+    try {
+      assert.throws(() => verifier.verifyCached(token), (error: unknown) => {
+        assert.ok(error instanceof AuthError);
+        assert.equal(error.code, 'invalid_token');
+        assert.equal(error.detail, 'session_revoked');
+        return true;
+      });
+    } finally {
+      revoked = undefined;
+    }
+    assert.equal(verifier.verifyCached(token), claims);
+    // Past its expiry (and the leeway) it leaves the cache: `verify` decides, and refuses it.
+    const saved = clock.now();
+    clock.set(saved + 16 * 60_000 + 31_000);
+    try {
+      assert.equal(verifier.verifyCached(token), undefined);
+      await assert.rejects(verifier.verify(token, origin), AuthError);
+    } finally {
+      clock.set(saved);
+    }
+    assert.equal(verifier.verifyCached(token), undefined, 'dropped, not kept');
+  });
+
   it('classifies every reason code of the verification core', () => {
     assert.deepEqual(Object.fromEntries(refusalReasons.map((reason) => [reason, forgeryOf(reason) ?? null])), {
       too_large: null,

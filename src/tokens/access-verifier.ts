@@ -30,6 +30,13 @@ export interface AccessVerifier {
    * Throws AuthError `invalid_token`.
    */
   verify(token: string, origin?: TokenOrigin): Promise<AccessTokenClaims>;
+  /**
+   * `verify` without a promise for a token already verified and still within its validity: its
+   * claims (the same object every time), after the revocation check, which throws AuthError
+   * `invalid_token` as `verify` does; undefined when the token must go through `verify`. The
+   * verification hot path answers most requests from here.
+   */
+  verifyCached(token: string): AccessTokenClaims | undefined;
 }
 
 /**
@@ -70,12 +77,27 @@ export function createAccessVerifier(options: AccessVerifierOptions): AccessVeri
   const leeway = options.leewaySeconds ?? 30;
   const verified = new Map<string, AccessTokenClaims>();
 
-  async function verifySignature(token: string, origin: TokenOrigin | undefined): Promise<AccessTokenClaims> {
+  function cachedClaims(token: string): AccessTokenClaims | undefined {
     const cached = verified.get(token);
-    if (cached) {
-      if (withinValidity(cached, clock.now() / 1000, leeway)) return cached;
-      verified.delete(token);
-    }
+    if (cached === undefined) return undefined;
+    if (withinValidity(cached, clock.now() / 1000, leeway)) return cached;
+    verified.delete(token);
+    return undefined;
+  }
+
+  function checkRevocation(claims: AccessTokenClaims): AccessTokenClaims {
+    const revoked = revocations.check(claims);
+    if (revoked) throw new AuthError('invalid_token', { description: 'The access token has been revoked.', detail: revoked });
+    return claims;
+  }
+
+  async function verifySignature(token: string, origin: TokenOrigin | undefined): Promise<AccessTokenClaims> {
+    const cached = cachedClaims(token);
+    if (cached) return cached;
+    // The signature is checked on the thread pool (tokens.check), not on the event loop: on two
+    // cores with the load generator on one, the pool runs the RS256 check beside the event loop.
+    // New tokens in the benchmark: 0.21× the bare server this way, 0.14× with verifyJws on the
+    // event loop (performance.md).
     const result = await tokens.check(token);
     if (!result.ok) {
       const reason = forgery[result.reason];
@@ -89,10 +111,12 @@ export function createAccessVerifier(options: AccessVerifierOptions): AccessVeri
 
   return {
     async verify(token, origin) {
-      const claims = await verifySignature(token, origin);
-      const revoked = revocations.check(claims);
-      if (revoked) throw new AuthError('invalid_token', { description: 'The access token has been revoked.', detail: revoked });
-      return claims;
+      return checkRevocation(await verifySignature(token, origin));
+    },
+
+    verifyCached(token) {
+      const claims = cachedClaims(token);
+      return claims === undefined ? undefined : checkRevocation(claims);
     },
   };
 }

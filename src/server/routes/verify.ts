@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AuthError, isAuthError } from '../../errors/auth-error.js';
@@ -48,6 +48,9 @@ function forwardAuthAnswer(claims: AccessTokenClaims): ForwardAuthAnswer {
       headers: {
         ...identityHeaders(claims),
         'content-type': 'application/json; charset=utf-8',
+        // What the onSend hook (request-context.ts) would add, set here with the rest in one call.
+        'cache-control': 'no-store',
+        pragma: 'no-cache',
       },
       body: serializeClaims(claims),
     };
@@ -75,20 +78,30 @@ export interface VerifyRouteOptions {
 export async function verifyRoutes(base: FastifyInstance, { verifier }: VerifyRouteOptions): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
+  const answer = (reply: FastifyReply, claims: AccessTokenClaims, permissions: string | undefined): void => {
+    if (permissions !== undefined) {
+      const missing = missingPermissions(claims, permissions.split(',').map((p) => p.trim()).filter(Boolean));
+      if (missing.length > 0) throw insufficient(missing);
+    }
+    const { headers, body } = forwardAuthAnswer(claims);
+    // The claims were validated field by field when the token was verified (access-token.ts).
+    // A string with a JSON content type is sent as it is, not serialized again.
+    reply.headers(headers).send(body as never);
+  };
   // Forward-auth (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth): the token only
   // from the Authorization header, never a query string.
   app.get(
     '/auth/verify',
     { schema: { querystring: VerifyQuery, response: { 200: ClaimsSchema, ...errorResponses } } },
-    async (request, reply) => {
-      const claims = await verifier.verify(bearerToken(request), tokenOrigin(request));
-      const required = (request.query.permissions ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-      const missing = missingPermissions(claims, required);
-      if (missing.length > 0) throw insufficient(missing);
-      const answer = forwardAuthAnswer(claims);
-      // The claims were validated field by field when the token was verified (access-token.ts).
-      // A string with a JSON content type is sent as it is, not serialized again.
-      return reply.headers(answer.headers).send(answer.body as never);
+    // Not an async handler: a token verified before is answered without a promise (the usual
+    // case behind a proxy, which sends the same token with every request of a client). Fastify
+    // sends what a synchronous handler throws as it sends what a promise rejects with.
+    (request, reply) => {
+      const token = bearerToken(request);
+      const permissions = request.query.permissions;
+      const cached = verifier.verifyCached(token);
+      if (cached !== undefined) return answer(reply, cached, permissions);
+      return verifier.verify(token, tokenOrigin(request)).then((claims) => answer(reply, claims, permissions));
     },
   );
 
