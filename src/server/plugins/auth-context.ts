@@ -7,7 +7,10 @@ import { realm } from './errors.js';
 import { eventContext } from './request-context.js';
 
 /** RFC 6750 §2.1 b64token. */
-const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
+export const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** `Authorization: Bearer <token>` (the scheme case-insensitive, RFC 7235 §2.1). */
+export const bearerPattern = /^Bearer +(\S+) *$/i;
 
 /**
  * The bearer token of a request, from the Authorization header only (never a query string or
@@ -15,7 +18,7 @@ const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
  */
 export function bearerToken(request: FastifyRequest): string {
   const header = request.headers.authorization;
-  const match = typeof header === 'string' ? /^Bearer +(\S+) *$/i.exec(header) : null;
+  const match = typeof header === 'string' ? bearerPattern.exec(header) : null;
   if (!match) {
     if (typeof header === 'string' && /^Bearer(\s|$)/i.test(header)) {
       throw new AuthError('invalid_token', { description: 'The Authorization header is malformed.' });

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EventContext } from '../../events/bus.js';
 
 /** An inbound x-request-id is kept only if it is short and plain; anything else is replaced. */
-const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
+export const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function requestIdFor(request: IncomingMessage): string {
   const inbound = request.headers['x-request-id'];

@@ -41,7 +41,7 @@ function serializeClaims(claims: AccessTokenClaims): string {
   return JSON.stringify(named);
 }
 
-function forwardAuthAnswer(claims: AccessTokenClaims): ForwardAuthAnswer {
+export function forwardAuthAnswer(claims: AccessTokenClaims): ForwardAuthAnswer {
   let answer = answers.get(claims);
   if (!answer) {
     answer = {

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { AuthError } from '../errors/auth-error.js';
+import type { AccessTokenClaims } from '../tokens/access-token.js';
+import { createUser, signIn, startTestApp, type TestApp } from '../test-support/app.js';
+import { testBackends } from '../test-support/databases.js';
+import { securityHeaders } from './plugins/security-headers.js';
+import { createVerifyFastPath } from './verify-fast-path.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One request over real HTTP (raw headers as given, repeats included). */
+function send(port: number, path: string, headers: OutgoingHttpHeaders = {}, method = 'GET'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** GET /auth/verify written by hand, for header repeats a client library would merge or refuse. */
+async function sendRaw(port: number, headerLines: string[]): Promise<{ status: number }> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.end(['GET /auth/verify HTTP/1.1', 'Host: 127.0.0.1', 'Connection: close', ...headerLines, '', ''].join('\r\n'));
+  let text = '';
+  socket.setEncoding('utf8');
+  for await (const chunk of socket) text += chunk;
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0) };
+}
+
+const claims: AccessTokenClaims = {
+  iss: 'https://auth.example',
+  aud: 'tessera',
+  sub: '0b5e3c1e-6f0e-4a43-9a55-0d7f0e1c2a11',
+  client_id: 'tessera',
+  iat: 1_800_000_000,
+  nbf: 1_800_000_000,
+  exp: 1_800_000_900,
+  jti: 'f7c1a7c4-6f3b-4a3c-9d86-2f1f4f7e0e55',
+  sid: '5a0c2f3e-1d2b-4c5d-8e9f-0a1b2c3d4e5f',
+  roles: ['admin', 'support'],
+  permissions: ['orders:read'],
+  amr: ['pwd'],
+  username: 'alice',
+};
+
+describe('verify fast path: what it answers, and everything it leaves to Fastify', () => {
+  const fellThrough = 599;
+  let port = 0;
+  let observed = 0;
+  let cors = false;
+  let revoked = false;
+  const server = createServer((request, response) => {
+    const fastPath = createVerifyFastPath({
+      verifier: {
+        verifyCached: (token) => {
+          if (token !== 'good.token.value') return undefined;
+          if (revoked) throw new AuthError('invalid_token', { description: 'The access token has been revoked.' });
+          return claims;
+        },
+      },
+      metrics: { requestObserver: () => () => (observed += 1) },
+      securityHeaders: securityHeaders('https://auth.example'),
+      cors,
+    });
+    if (!fastPath(request, response)) {
+      response.writeHead(fellThrough);
+      response.end();
+    }
+  });
+  before(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => server.close());
+
+  it('answers a cached token with its identity headers, the security headers and the claims, and counts it', async () => {
+    const answer = await send(port, '/auth/verify', { authorization: 'Bearer good.token.value', 'x-request-id': 'req-1' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['x-user-id'], claims.sub);
+    assert.equal(answer.headers['x-roles'], 'admin,support');
+    assert.equal(answer.headers['x-request-id'], 'req-1');
+    assert.equal(answer.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+    assert.equal(answer.headers['cache-control'], 'no-store');
+    assert.equal(answer.headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal(JSON.parse(answer.body).sub, claims.sub);
+    assert.equal(observed, 1);
+  });
+
+  it('replaces an inbound request id that is not short and plain', async () => {
+    const answer = await send(port, '/auth/verify', { authorization: 'bearer good.token.value', 'x-request-id': 'a b<script>' });
+    assert.equal(answer.status, 200);
+    assert.match(String(answer.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+
+  const fallThrough: Array<[string, () => Promise<{ status: number }>]> = [
+    ['another method', () => send(port, '/auth/verify', { authorization: 'Bearer good.token.value' }, 'POST')],
+    ['HEAD', () => send(port, '/auth/verify', { authorization: 'Bearer good.token.value' }, 'HEAD')],
+    ['a query string', () => send(port, '/auth/verify?permissions=orders:read', { authorization: 'Bearer good.token.value' })],
+    ['another path', () => send(port, '/auth/verify/', { authorization: 'Bearer good.token.value' })],
+    ['no Authorization', () => send(port, '/auth/verify')],
+    ['another scheme', () => send(port, '/auth/verify', { authorization: 'Basic Z29vZA==' })],
+    ['a malformed bearer token', () => send(port, '/auth/verify', { authorization: 'Bearer good token' })],
+    ['two Authorization headers', () => sendRaw(port, ['Authorization: Bearer good.token.value', 'authorization: Bearer good.token.value'])],
+    ['two request ids', () => sendRaw(port, ['Authorization: Bearer good.token.value', 'X-Request-Id: a', 'x-request-id: b'])],
+    ['a token not verified before', () => send(port, '/auth/verify', { authorization: 'Bearer other.token.value' })],
+  ];
+  for (const [name, request] of fallThrough) {
+    it(`leaves ${name} to Fastify`, async () => {
+      assert.equal((await request()).status, fellThrough);
+    });
+  }
+
+  it('leaves a revoked token to Fastify, which refuses it with its headers and records', async () => {
+    revoked = true;
+    try {
+      assert.equal((await send(port, '/auth/verify', { authorization: 'Bearer good.token.value' })).status, fellThrough);
+    } finally {
+      revoked = false;
+    }
+  });
+
+  it('leaves a request with an Origin to Fastify when CORS is configured (the CORS plugin answers it)', async () => {
+    assert.equal((await send(port, '/auth/verify', { authorization: 'Bearer good.token.value', origin: 'https://app.example' })).status, 200);
+    cors = true;
+    try {
+      assert.equal((await send(port, '/auth/verify', { authorization: 'Bearer good.token.value', origin: 'https://app.example' })).status, fellThrough);
+      assert.equal((await send(port, '/auth/verify', { authorization: 'Bearer good.token.value' })).status, 200);
+    } finally {
+      cors = false;
+    }
+  });
+});
+
+/** Headers that differ between any two answers (time, connection, request id). */
+const perAnswer = new Set(['date', 'connection', 'keep-alive', 'x-request-id']);
+const comparable = (headers: Record<string, unknown>) => Object.fromEntries(Object.entries(headers).filter(([name]) => !perAnswer.has(name)).sort(([a], [b]) => a.localeCompare(b)));
+
+for (const backend of testBackends()) {
+  describe(`verify fast path in the server (${backend.name})`, () => {
+    let t: TestApp;
+    let port = 0;
+    before(async () => {
+      t = await startTestApp(backend, { env: { TESSERA_ISSUER: 'https://auth.example' } });
+      await t.app.listen({ port: 0, host: '127.0.0.1' });
+      port = (t.app.server.address() as AddressInfo).port;
+      await createUser(t, 'fp-alice', { roles: ['support'] });
+    });
+    after(() => t.close());
+
+    const verifyCount = async () => {
+      const text = (await t.app.inject({ url: '/metrics' })).body;
+      const line = text.split('\n').find((l) => l.startsWith('tessera_http_request_duration_seconds_count{') && l.includes('route="/auth/verify"') && l.includes('status_code="200"') && l.includes('method="GET"'));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+
+    it('answers a token verified before exactly as the route does (over HTTP, against inject, which never takes it)', async () => {
+      const s = await signIn(t, 'fp-alice');
+      const authorization = `Bearer ${s.access_token}`;
+      // inject goes through Fastify's route only; it also puts the token in the verified cache.
+      const routed = await t.app.inject({ url: '/auth/verify', headers: { authorization } });
+      assert.equal(routed.statusCode, 200, routed.body);
+      const before = await verifyCount();
+      const fast = await send(port, '/auth/verify', { authorization, 'x-request-id': 'fast-1' });
+      assert.equal(fast.status, 200);
+      assert.equal(fast.body, routed.body);
+      assert.deepEqual(comparable(fast.headers), comparable(routed.headers));
+      assert.equal(fast.headers['x-request-id'], 'fast-1');
+      assert.equal(await verifyCount(), before + 1, 'counted in the request metrics');
+    });
+
+    it('refuses a cached token once its session is signed out, on every instance path', async () => {
+      const s = await signIn(t, 'fp-alice');
+      const authorization = `Bearer ${s.access_token}`;
+      assert.equal((await send(port, '/auth/verify', { authorization })).status, 200);
+      assert.equal((await send(port, '/auth/verify', { authorization })).status, 200);
+      const logout = await t.app.inject({ method: 'POST', url: '/auth/logout', headers: { authorization }, payload: {} });
+      assert.equal(logout.statusCode, 204, logout.body);
+      const refused = await send(port, '/auth/verify', { authorization });
+      assert.equal(refused.status, 401);
+      assert.match(String(refused.headers['www-authenticate']), /^Bearer realm="tessera", error="invalid_token"/);
+      assert.equal(JSON.parse(refused.body).error, 'invalid_token');
+    });
+  });
+}
