@@ -417,7 +417,7 @@ export const settings = {
     default: 'standard',
     parse: z.enum(['standard', 'all', 'errors']),
     description:
-      'Access log, one `request completed` line per request (at `info`; at `error` for a 5xx answer). `standard`: every request, except that `GET /auth/verify`, `/healthz`, `/readyz` and `/metrics` log no successes and at most 10 refusals (4xx) a second. `all`: every request. `errors`: only 5xx answers.',
+      'Access log, one `request completed` line per request (at `info`; at `error` for a 5xx answer). `standard`: every request, except that `GET /auth/verify`, `/healthz`, `/readyz` and `/metrics` log no successes and at most 10 refusals (4xx) a second per route and status. `all`: every request. `errors`: only 5xx answers.',
   }),
 } satisfies SettingTree;
 

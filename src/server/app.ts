@@ -55,9 +55,12 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   const app = Fastify({
     serverFactory: (handler) => {
       const server = createServer((request, response) => {
-        if (!fastVerify?.(request, response)) handler(request, response);
+        // Once closing has begun, Fastify answers (503 and Connection: close), so kept-alive
+        // proxy connections end and shutdown completes.
+        if (!server.listening || !fastVerify?.(request, response)) handler(request, response);
       });
-      // What Fastify sets on a server it makes itself (its defaults, and ours below).
+      // What Fastify sets on a server it makes itself (with serverFactory it sets none of its
+      // timeout options on the server: these are applied here).
       server.keepAliveTimeout = keepAliveTimeoutMs;
       server.requestTimeout = requestTimeoutMs;
       server.setTimeout(0);

@@ -67,7 +67,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /**
  * What other services and probes call for every request they serve or every few seconds: under
  * `TESSERA_ACCESS_LOG=standard` their successes are not logged, their refusals (4xx) are sampled
- * (at most `quietRefusalsPerSecond` lines a second: a flood of bad tokens must not flood the log,
+ * (at most `quietRefusalsPerSecond` lines a second per route and status: a flood of bad tokens must not flood the log,
  * yet the first ones show) and their failures (5xx) always are. Introspection is not among them:
  * it is an admin's call and discloses what a token holds, so every use is logged.
  */
@@ -105,7 +105,8 @@ export class AccessLog extends LogController {
   readonly #mode: Config['accessLog'];
   readonly #now: () => number;
   #second = 0;
-  #quietRefusals = 0;
+  /** This second's sampled lines per route and status: one flood cannot hide another kind of refusal. */
+  readonly #quietRefusals = new Map<string, number>();
 
   constructor(mode: Config['accessLog'], now: () => number = Date.now) {
     super({ requestIdLogLabel: 'requestId' });
@@ -116,20 +117,23 @@ export class AccessLog extends LogController {
   override incomingRequest(): void {}
 
   /** One of this second's sampled lines for a quiet route's refusal, while any are left. */
-  #sampleQuietRefusal(): boolean {
+  #sampleQuietRefusal(request: FastifyRequest, status: number): boolean {
     const second = Math.floor(this.#now() / 1000);
     if (second !== this.#second) {
       this.#second = second;
-      this.#quietRefusals = 0;
+      this.#quietRefusals.clear();
     }
-    this.#quietRefusals += 1;
-    return this.#quietRefusals <= quietRefusalsPerSecond;
+    // The route template when one matched, so the set of keys stays small.
+    const key = `${request.routeOptions.url ?? 'unmatched'} ${status}`;
+    const count = (this.#quietRefusals.get(key) ?? 0) + 1;
+    this.#quietRefusals.set(key, count);
+    return count <= quietRefusalsPerSecond;
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const failed = reply.statusCode >= 500 || Boolean(error);
     if (!failed && this.#mode === 'errors') return;
-    if (!failed && this.#mode === 'standard' && isQuiet(request) && (reply.statusCode < 400 || !this.#sampleQuietRefusal())) return;
+    if (!failed && this.#mode === 'standard' && isQuiet(request) && (reply.statusCode < 400 || !this.#sampleQuietRefusal(request, reply.statusCode))) return;
     const line = { req: request, res: reply, responseTime: reply.elapsedTime, ...refusals.get(request), ...(error ? { err: error } : {}) };
     if (failed) reply.log.error(line, 'request completed');
     else reply.log.info(line, 'request completed');

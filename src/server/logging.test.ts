@@ -189,7 +189,7 @@ describe('the access log (TESSERA_ACCESS_LOG)', () => {
       let now = 1_000_000;
       const log = new AccessLog('standard', () => now);
       const answer = (url: string, statusCode: number) => {
-        const request = { url, method: 'GET' } as FastifyRequest;
+        const request = { url, method: 'GET', routeOptions: { url: url.split('?')[0] } } as unknown as FastifyRequest;
         const reply = {
           statusCode,
           elapsedTime: 1,
@@ -208,6 +208,10 @@ describe('the access log (TESSERA_ACCESS_LOG)', () => {
       answer('/auth/me', 401);
       answer('/auth/me', 401);
       assert.equal(written.length, quietRefusalsPerSecond + 4, 'other routes are never sampled');
+      for (let i = 0; i < 3 * quietRefusalsPerSecond; i += 1) answer('/auth/verify', 401);
+      answer('/auth/verify', 403);
+      answer('/metrics', 401);
+      assert.equal(written.length, 2 * quietRefusalsPerSecond + 6, 'a flood of one refusal leaves room for others');
     });
 
     it('puts the code and internal detail of a refusal on that one line', async () => {

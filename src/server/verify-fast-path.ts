@@ -12,7 +12,7 @@ export interface VerifyFastPathOptions {
   verifier: Pick<AccessVerifier, 'verifyCached'>;
   metrics: Pick<Metrics, 'requestObserver'>;
   securityHeaders: SecurityHeaders;
-  /** With CORS configured, a request with an Origin goes through Fastify (the CORS plugin answers it). */
+  /** With CORS configured, every request goes through Fastify (the CORS plugin adds Vary and its headers even without an Origin). */
   cors: boolean;
 }
 
@@ -40,7 +40,8 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
   }
 
   return (request, response) => {
-    if (request.method !== 'GET' || request.url !== '/auth/verify') return false;
+    if (options.cors || request.method !== 'GET' || request.url !== '/auth/verify') return false;
+    const started = performance.now();
     // The raw header list, not `request.headers`, which Node builds into an object on first use.
     let authorization: string | undefined;
     let requestId: string | undefined;
@@ -48,20 +49,17 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       if (name.length === 13 && name.toLowerCase() === 'authorization') {
-        // A repeated Authorization header is Fastify's to refuse.
+        // A repeated Authorization header: Fastify's route answers it (Node keeps the first).
         if (authorization !== undefined) return false;
         authorization = raw[i + 1]!;
       } else if (name.length === 12 && name.toLowerCase() === 'x-request-id') {
         if (requestId !== undefined) return false;
         requestId = raw[i + 1]!;
-      } else if (options.cors && name.length === 6 && name.toLowerCase() === 'origin') {
-        return false;
       }
     }
     if (authorization === undefined) return false;
     const match = bearerPattern.exec(authorization);
     if (!match || !b64token.test(match[1]!)) return false;
-    const started = performance.now();
     let claims: AccessTokenClaims | undefined;
     try {
       claims = options.verifier.verifyCached(match[1]!);
@@ -70,12 +68,20 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
       return false;
     }
     if (claims === undefined) return false;
-    const { headers, body } = block(claims);
-    // The block ends with a slot for the request id: filled in place (one request at a time per
-    // event-loop turn, and writeHead copies the values before returning).
-    headers[headers.length - 1] = requestId !== undefined && saneRequestId.test(requestId) ? requestId : randomUUID();
-    response.writeHead(200, headers);
-    response.end(body);
+    try {
+      const { headers, body } = block(claims);
+      // The block ends with a slot for the request id, filled in place: nothing awaits between
+      // filling it and writeHead, which serializes the headers before it returns.
+      headers[headers.length - 1] = requestId !== undefined && saneRequestId.test(requestId) ? requestId : randomUUID();
+      response.writeHead(200, headers);
+      response.end(body);
+    } catch {
+      // Outside Fastify nothing would catch it: the route answers instead (a 500 if it fails too).
+      if (response.headersSent) response.destroy();
+      return response.headersSent;
+    }
+    // Timed from the handler's start to the answer handed to the socket (the route's time runs
+    // to the end of the write: a little longer for the same answer).
     observe((performance.now() - started) / 1000);
     return true;
   };
