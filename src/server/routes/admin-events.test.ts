@@ -182,3 +182,30 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+describe('GET /admin/events at shutdown', () => {
+  it('ends open streams when the server closes, so close completes while a client still listens', async () => {
+    const [backend] = testBackends();
+    const t = await startTestApp(backend!, { app: { eventStream: { heartbeatMs: 200, pollMs: 100 } } });
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const port = (t.app.server.address() as AddressInfo).port;
+      await createUser(t, 'closing-admin', { roles: ['admin'] });
+      const admin = (await signIn(t, 'closing-admin')).access_token;
+      const stream = await openStream(port, { authorization: `Bearer ${admin}` });
+      assert.ok(stream instanceof EventStreamClient);
+      const ended = new Promise<void>((resolve) => stream.response.once('close', () => resolve()));
+      // The client keeps reading: only the server can end the stream.
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        t.app.close().then(() => 'closed' as const),
+        new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 5000))),
+      ]);
+      clearTimeout(timer);
+      assert.equal(closed, 'closed', 'app.close() waits for no open event stream');
+      await ended;
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -68,7 +68,9 @@ export async function adminEventRoutes(app: FastifyInstance, { audit, events, au
     if (recorded) tail.wake();
   });
 
-  app.addHook('onClose', async () => {
+  // preClose, not onClose: Fastify waits for in-flight requests before onClose, and a stream is
+  // one that never ends by itself, so shutdown would wait for every listening client.
+  app.addHook('preClose', async () => {
     unsubscribe();
     tail.stop();
     for (const stream of open) stream.close();
