@@ -147,7 +147,7 @@ for (const backend of testBackends()) {
         assert.ok(opened.some((i) => i.subject === `session:${alice.session_id}`));
 
         // The live stream saw the same things, in audit order.
-        await until(() => live.types.filter((type) => type === 'incident.opened').length === 2 && live.types.includes('ip.blocked'), 'incidents on the stream');
+        await until(() => live.types.filter((type) => type === 'incident.opened').length === 2 && live.types.includes('ip.blocked') && live.types.includes('access.denied'), 'incidents and the refusal on the stream');
         for (const type of ['login.succeeded', 'refresh_token.rotated', 'refresh_token.reused', 'login.failed', 'incident.opened', 'ip.blocked', 'access.denied']) {
           assert.ok(live.types.includes(type), `stream has ${type}`);
         }
