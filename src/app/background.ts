@@ -10,7 +10,6 @@ import type { Config } from '../config/config.js';
 import type { EventBus } from '../events/bus.js';
 import type { PasswordReset } from '../flows/password-reset.js';
 import type { KeyRing } from '../keys/key-ring.js';
-import type { OutboxStore } from '../outbox/outbox.js';
 import { createRowCleanup, type RowCleanup } from '../store/cleanup.js';
 import type { HotState } from '../store/hot/hot-state.js';
 import type { StoreSet } from '../store/stores.js';
@@ -32,7 +31,6 @@ export interface BackgroundDeps {
   clock: Clock;
   logger: Logger | undefined;
   stores: StoreSet;
-  outbox: OutboxStore;
   hotState: HotState;
   events: EventBus;
   keyRing: KeyRing;
@@ -75,7 +73,7 @@ export function startBackground(deps: BackgroundDeps): Background {
   }, outboxIntervalMs);
   outboxTimer.unref();
   // Expired rows, on every instance: each delete skips rows another instance holds.
-  const rowCleanup = createRowCleanup({ stores, outbox: deps.outbox, clock });
+  const rowCleanup = createRowCleanup({ stores, outbox: stores.outbox, clock });
   let sweeping: Promise<unknown> | undefined;
   const cleanupTimer = setInterval(() => {
     sweeping ??= rowCleanup

@@ -11,7 +11,6 @@ import { createChangePassword, type ChangePassword } from '../flows/change-passw
 import { createLogin, type Login } from '../flows/login.js';
 import { createPasswordReset, type PasswordReset } from '../flows/password-reset.js';
 import { createMailTransport } from '../outbox/transports.js';
-import { sqlOutboxStore } from '../store/sql/outbox-store.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { isAuthError } from '../errors/auth-error.js';
@@ -247,10 +246,9 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
       sessionIdleMs: config.refreshTtlMs,
       databaseKind: db.kind,
     });
-    const outbox = sqlOutboxStore(db);
     const passwordReset = createPasswordReset({
       stores,
-      outbox,
+      outbox: stores.outbox,
       transport: createMailTransport(config, logger, () => clock.now()),
       sealer: createSealer(config.secret, 'outbox'),
       hasher,
@@ -269,7 +267,7 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
     });
     if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, logger);
 
-    const background = startBackground({ config, clock, logger, stores, outbox, hotState, events, keyRing, keys, passwordReset, chainAlarm });
+    const background = startBackground({ config, clock, logger, stores, hotState, events, keyRing, keys, passwordReset, chainAlarm });
     const hot = hotState;
     const auditReader = createAuditReader({ audit: stores.audit, chain: background.auditChain });
 

@@ -30,11 +30,6 @@ import { wellKnownRoutes } from './routes/well-known.js';
 /** Request bodies larger than this are refused with 413 before parsing. */
 export const bodyLimitBytes = 64 * 1024;
 
-/** Slow-loris bound: a request must arrive whole within this time. */
-const requestTimeoutMs = 30_000;
-/** Fastify's default: idle keep-alive connections close after this. */
-const keepAliveTimeoutMs = 72_000;
-
 export interface AppOptions {
   /** A pino logger; none disables request logging (tests). */
   logger?: Logger;
@@ -53,17 +48,18 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
       ? undefined
       : createVerifyFastPath({ verifier: tessera.verifier, metrics: tessera.metrics, securityHeaders: headers, cors: config.corsOrigins.length > 0 });
   const app = Fastify({
-    serverFactory: (handler) => {
+    serverFactory: (handler, serverOptions) => {
       const server = createServer((request, response) => {
         // Once closing has begun, Fastify answers (503 and Connection: close), so kept-alive
         // proxy connections end and shutdown completes.
         if (!server.listening || !fastVerify?.(request, response)) handler(request, response);
       });
-      // What Fastify sets on a server it makes itself (with serverFactory it sets none of its
-      // timeout options on the server: these are applied here).
-      server.keepAliveTimeout = keepAliveTimeoutMs;
-      server.requestTimeout = requestTimeoutMs;
-      server.setTimeout(0);
+      // What Fastify sets on a server it makes itself: with serverFactory it hands its (validated,
+      // defaulted) options here instead of applying them.
+      const timeouts = serverOptions as unknown as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.setTimeout(timeouts.connectionTimeout);
       return server;
     },
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -75,8 +71,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     // TESSERA_TRUST_PROXY is applied by our own resolver (request.clientIp), never by Fastify's.
     trustProxy: false,
     // Slow-loris bound: a request must arrive whole within this time.
-    requestTimeout: requestTimeoutMs,
-    keepAliveTimeout: keepAliveTimeoutMs,
+    requestTimeout: 30_000,
     routerOptions: { maxParamLength: 200 },
     // Errors raised before routing (an undecodable URL): same shape and headers as every other.
     frameworkErrors: (error, request, reply) => {

@@ -167,6 +167,12 @@ for (const backend of testBackends()) {
       return line ? Number(line.split(' ').at(-1)) : 0;
     };
 
+    it('keeps the timeouts Fastify would set on a server it made (slow-loris bound, keep-alive)', () => {
+      assert.equal(t.app.server.requestTimeout, 30_000);
+      assert.equal(t.app.server.keepAliveTimeout, 72_000);
+      assert.equal(t.app.server.timeout, 0);
+    });
+
     it('answers a token verified before exactly as the route does (over HTTP, against inject, which never takes it)', async () => {
       const s = await signIn(t, 'fp-alice');
       const authorization = `Bearer ${s.access_token}`;
