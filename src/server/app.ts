@@ -52,7 +52,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
       const server = createServer((request, response) => {
         // Once closing has begun, Fastify answers (503 and Connection: close), so kept-alive
         // proxy connections end and shutdown completes.
-        if (!server.listening || !fastVerify?.(request, response)) handler(request, response);
+        if (server.listening && fastVerify) fastVerify(request, response, handler);
+        else handler(request, response);
       });
       // What Fastify sets on a server it makes itself: with serverFactory it hands its (validated,
       // defaulted) options here instead of applying them.

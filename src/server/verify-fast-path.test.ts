@@ -7,6 +7,7 @@ import { AuthError } from '../errors/auth-error.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
 import { createUser, signIn, startTestApp, type TestApp } from '../test-support/app.js';
 import { testBackends } from '../test-support/databases.js';
+import { findSample, parseExposition } from '../test-support/metrics.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createVerifyFastPath } from './verify-fast-path.js';
 
@@ -63,6 +64,7 @@ describe('verify fast path: what it answers, and everything it leaves to Fastify
   let observed = 0;
   let cors = false;
   let revoked = false;
+  const newClaims: AccessTokenClaims = { ...claims, sub: '9d1c1b7a-3e55-4d43-8f7e-7c0a4f8b6e21', username: 'bob' };
   const server = createServer((request, response) => {
     const fastPath = createVerifyFastPath({
       verifier: {
@@ -71,15 +73,20 @@ describe('verify fast path: what it answers, and everything it leaves to Fastify
           if (revoked) throw new AuthError('invalid_token', { description: 'The access token has been revoked.' });
           return claims;
         },
+        // A token never seen: 'new.token.value' verifies, every other one is refused.
+        verify: async (token) => {
+          if (token === 'new.token.value') return newClaims;
+          throw new AuthError('invalid_token', { description: 'The access token is invalid.' });
+        },
       },
       metrics: { requestObserver: () => () => (observed += 1) },
       securityHeaders: securityHeaders('https://auth.example'),
       cors,
     });
-    if (!fastPath(request, response)) {
-      response.writeHead(fellThrough);
-      response.end();
-    }
+    fastPath(request, response, (_request, fallback) => {
+      fallback.writeHead(fellThrough);
+      fallback.end();
+    });
   });
   before(async () => {
     server.listen(0, '127.0.0.1');
@@ -101,6 +108,24 @@ describe('verify fast path: what it answers, and everything it leaves to Fastify
     assert.equal(observed, 1);
   });
 
+  it('answers a token it has not seen once the verifier accepts it, the same way', async () => {
+    const before = observed;
+    const answer = await send(port, '/auth/verify', { authorization: 'Bearer new.token.value', 'x-request-id': 'req-2' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['x-user-id'], newClaims.sub);
+    assert.equal(answer.headers['x-username'], 'bob');
+    assert.equal(answer.headers['x-request-id'], 'req-2');
+    assert.equal(answer.headers['x-frame-options'], 'DENY');
+    assert.equal(JSON.parse(answer.body).sub, newClaims.sub);
+    assert.equal(observed, before + 1);
+  });
+
+  it('answers the other forms RFC 6750 allows (scheme in any case, more spaces) as the route would', async () => {
+    for (const authorization of ['BEARER good.token.value', 'Bearer   good.token.value', 'Bearer good.token.value  ']) {
+      assert.equal((await send(port, '/auth/verify', { authorization })).status, 200, authorization);
+    }
+  });
+
   it('replaces an inbound request id that is not short and plain', async () => {
     const answer = await send(port, '/auth/verify', { authorization: 'bearer good.token.value', 'x-request-id': 'a b<script>' });
     assert.equal(answer.status, 200);
@@ -117,7 +142,7 @@ describe('verify fast path: what it answers, and everything it leaves to Fastify
     ['a malformed bearer token', () => send(port, '/auth/verify', { authorization: 'Bearer good token' })],
     ['two Authorization headers', () => sendRaw(port, ['Authorization: Bearer good.token.value', 'authorization: Bearer good.token.value'])],
     ['two request ids', () => sendRaw(port, ['Authorization: Bearer good.token.value', 'X-Request-Id: a', 'x-request-id: b'])],
-    ['a token not verified before', () => send(port, '/auth/verify', { authorization: 'Bearer other.token.value' })],
+    ['a token the verifier refuses (the route refuses it again, with its headers, records and events)', () => send(port, '/auth/verify', { authorization: 'Bearer other.token.value' })],
   ];
   for (const [name, request] of fallThrough) {
     it(`leaves ${name} to Fastify`, async () => {
@@ -186,6 +211,34 @@ for (const backend of testBackends()) {
       assert.deepEqual(comparable(fast.headers), comparable(routed.headers));
       assert.equal(fast.headers['x-request-id'], 'fast-1');
       assert.equal(await verifyCount(), before + 1, 'counted in the request metrics');
+    });
+
+    it('answers a token never verified before, and the route then answers it the same', async () => {
+      const s = await signIn(t, 'fp-alice');
+      const authorization = `Bearer ${s.access_token}`;
+      const before = await verifyCount();
+      const fast = await send(port, '/auth/verify', { authorization });
+      assert.equal(fast.status, 200, fast.body);
+      assert.equal(await verifyCount(), before + 1);
+      const routed = await t.app.inject({ url: '/auth/verify', headers: { authorization } });
+      assert.equal(routed.statusCode, 200, routed.body);
+      assert.equal(fast.body, routed.body);
+      assert.deepEqual(comparable(fast.headers), comparable(routed.headers));
+    });
+
+    it('refuses a forged token through the route: its answer, and one rejection counted, not two', async () => {
+      const s = await signIn(t, 'fp-alice');
+      const [header, payload, signature] = s.access_token.split('.') as [string, string, string];
+      const flipped = `${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`;
+      const rejected = async () =>
+        findSample(parseExposition((await t.app.inject({ url: '/metrics' })).body), 'tessera_tokens_rejected_total', { reason: 'bad_signature' }) ?? 0;
+      const before = await rejected();
+      const refused = await send(port, '/auth/verify', { authorization: `Bearer ${header}.${payload}.${flipped}` });
+      assert.equal(refused.status, 401);
+      assert.match(String(refused.headers['www-authenticate']), /^Bearer realm="tessera", error="invalid_token"/);
+      assert.equal(refused.headers['x-frame-options'], 'DENY');
+      assert.equal(JSON.parse(refused.body).error, 'invalid_token');
+      assert.equal(await rejected(), before + 1);
     });
 
     it('refuses a cached token once its session is signed out, on every instance path', async () => {

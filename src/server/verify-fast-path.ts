@@ -9,37 +9,62 @@ import { saneRequestId } from './plugins/request-context.js';
 import { forwardAuthAnswer } from './routes/verify.js';
 
 export interface VerifyFastPathOptions {
-  verifier: Pick<AccessVerifier, 'verifyCached'>;
+  verifier: Pick<AccessVerifier, 'verifyCached' | 'verify'>;
   metrics: Pick<Metrics, 'requestObserver'>;
   securityHeaders: SecurityHeaders;
   /** With CORS configured, every request goes through Fastify (the CORS plugin adds Vary and its headers even without an Origin). */
   cors: boolean;
 }
 
+/** What the server hands a request the fast path does not answer: Fastify's own handler. */
+export type Fallback = (request: IncomingMessage, response: ServerResponse) => void;
+
 /**
- * `GET /auth/verify` for a token verified before, answered before Fastify's router (ADR 009): the
- * same status, headers and body as the route, from a header block built once per token. Anything
- * else (another URL or method, a query string, no or a malformed bearer token, a token not in the
- * cache or revoked, an Origin under CORS) returns false and goes to Fastify, which answers it as
- * always, refusals included.
+ * `GET /auth/verify` with a valid bearer token, answered before Fastify's router (ADR 009): the
+ * same status, headers and body as the route, from a header list built once per token. A token
+ * verified before is answered at once; a new one once its signature (on the thread pool) and
+ * claims hold. Anything else (another URL or method, a query string, no or a malformed bearer
+ * token, a refused or revoked token, an Origin under CORS) goes to `fallback`, Fastify, which
+ * answers it as always, refusals with their headers, records and events.
  */
-export function createVerifyFastPath(options: VerifyFastPathOptions): (request: IncomingMessage, response: ServerResponse) => boolean {
-  const blocks = new WeakMap<AccessTokenClaims, { headers: string[]; body: string }>();
+export function createVerifyFastPath(options: VerifyFastPathOptions): (request: IncomingMessage, response: ServerResponse, fallback: Fallback) => void {
   const security = Object.entries(options.securityHeaders).flat();
   const observe = options.metrics.requestObserver('GET', '/auth/verify', 200);
 
-  function block(claims: AccessTokenClaims) {
-    let found = blocks.get(claims);
-    if (!found) {
-      const answer = forwardAuthAnswer(claims);
-      const headers = [...security, ...Object.entries(answer.headers).flat(), 'content-length', String(Buffer.byteLength(answer.body)), 'x-request-id', ''];
-      found = { headers, body: answer.body };
-      blocks.set(claims, found);
+  /** The route's answer as one header list: security headers, the answer's, its length, a request-id slot. */
+  function block(claims: AccessTokenClaims): { headers: string[]; body: string } {
+    const answer = forwardAuthAnswer(claims);
+    if (answer.headerList === undefined) {
+      const list = security.slice();
+      for (const name in answer.headers) list.push(name, answer.headers[name]!);
+      list.push('content-length', String(Buffer.byteLength(answer.body)), 'x-request-id', '');
+      answer.headerList = list;
     }
-    return found;
+    return { headers: answer.headerList, body: answer.body };
   }
 
-  return (request, response) => {
+  /** Writes the answer; false when it could not and Fastify must (nothing was sent), true otherwise. */
+  function send(response: ServerResponse, claims: AccessTokenClaims, requestId: string | undefined, started: number): boolean {
+    try {
+      const { headers, body } = block(claims);
+      // The list ends with a slot for the request id, filled in place: nothing awaits between
+      // filling it and writeHead, which serializes the headers before it returns.
+      headers[headers.length - 1] = requestId !== undefined && saneRequestId.test(requestId) ? requestId : randomUUID();
+      response.writeHead(200, headers);
+      response.end(body);
+    } catch {
+      // Outside Fastify nothing would catch it: the route answers instead (a 500 if it fails too).
+      if (response.headersSent) response.destroy();
+      return response.headersSent;
+    }
+    // Timed from the handler's start to the answer handed to the socket (the route's time runs
+    // to the end of the write: a little longer for the same answer).
+    observe((performance.now() - started) / 1000);
+    return true;
+  }
+
+  /** Whether the fast path took the request (answered it, or will once the token is verified). */
+  function taken(request: IncomingMessage, response: ServerResponse, fallback: Fallback): boolean {
     if (options.cors || request.method !== 'GET' || request.url !== '/auth/verify') return false;
     const started = performance.now();
     // The raw header list, not `request.headers`, which Node builds into an object on first use.
@@ -58,31 +83,43 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
       }
     }
     if (authorization === undefined) return false;
-    const match = bearerPattern.exec(authorization);
-    if (!match || !b64token.test(match[1]!)) return false;
     let claims: AccessTokenClaims | undefined;
     try {
-      claims = options.verifier.verifyCached(match[1]!);
+      // The usual form, "Bearer <token>", is looked up as it is, without the patterns: only a
+      // compact JWS is ever verified and cached, and its characters are all b64token ones.
+      if (authorization.charCodeAt(6) === 32 && authorization.slice(0, 6).toLowerCase() === 'bearer') {
+        claims = options.verifier.verifyCached(authorization.slice(7));
+        if (claims !== undefined) return send(response, claims, requestId, started);
+      }
     } catch {
       // Revoked: Fastify's route refuses it, with the error's headers and records.
       return false;
     }
-    if (claims === undefined) return false;
+    const match = bearerPattern.exec(authorization);
+    if (!match || !b64token.test(match[1]!)) return false;
+    const token = match[1]!;
     try {
-      const { headers, body } = block(claims);
-      // The block ends with a slot for the request id, filled in place: nothing awaits between
-      // filling it and writeHead, which serializes the headers before it returns.
-      headers[headers.length - 1] = requestId !== undefined && saneRequestId.test(requestId) ? requestId : randomUUID();
-      response.writeHead(200, headers);
-      response.end(body);
+      claims = options.verifier.verifyCached(token);
     } catch {
-      // Outside Fastify nothing would catch it: the route answers instead (a 500 if it fails too).
-      if (response.headersSent) response.destroy();
-      return response.headersSent;
+      return false;
     }
-    // Timed from the handler's start to the answer handed to the socket (the route's time runs
-    // to the end of the write: a little longer for the same answer).
-    observe((performance.now() - started) / 1000);
+    if (claims !== undefined) return send(response, claims, requestId, started);
+    // A new token. Without an origin the verifier raises no event: a refusal goes to the route,
+    // which verifies again and reports it where it was presented (a refused token costs two
+    // checks; a valid one, the usual case, one).
+    options.verifier.verify(token).then(
+      (verified) => {
+        if (!send(response, verified, requestId, started)) fallback(request, response);
+      },
+      () => fallback(request, response),
+    )
+      // Fastify's handler does not throw; if it ever did, the connection ends rather than the
+      // rejection going unhandled (which would stop the process).
+      .catch(() => response.destroy());
     return true;
+  }
+
+  return (request, response, fallback) => {
+    if (!taken(request, response, fallback)) fallback(request, response);
   };
 }

@@ -10,7 +10,7 @@ import { sqlStores } from '../store/sql/sql-stores.js';
 import { testSecret } from '../test-support/config.js';
 import { pgliteBackend, type TestDatabase } from '../test-support/databases.js';
 import type { RevokedReason } from '../revocation/revocation-cache.js';
-import { createAccessTokens, type AccessTokens } from './access-token.js';
+import { createAccessTokens, type AccessTokenClaims, type AccessTokens } from './access-token.js';
 import { refusalReasons } from '../verify/result.js';
 import { createAccessVerifier, forgeryOf, type AccessVerifier } from './access-verifier.js';
 
@@ -193,5 +193,61 @@ describe('access verifier: forgery classification', () => {
       invalid_claim: null,
       lifetime_too_long: null,
     });
+  });
+});
+
+describe('access verifier: the verified-token cache', () => {
+  const clock = new ManualClock(Date.UTC(2030, 0, 1));
+  const now = Math.floor(clock.now() / 1000);
+  const checked: string[] = [];
+  const claimsOf = (token: string): AccessTokenClaims => ({
+    iss: issuer,
+    aud: audience,
+    sub: token,
+    client_id: 'tessera',
+    iat: now,
+    nbf: now,
+    exp: now + 900,
+    jti: token,
+    sid: subject.sessionId,
+    roles: ['user'],
+    permissions: [],
+    amr: ['pwd'],
+  });
+  const verifier = createAccessVerifier({
+    tokens: {
+      check: async (token) => {
+        checked.push(token);
+        return { ok: true, claims: claimsOf(token) };
+      },
+    },
+    revocations: { check: () => undefined },
+    clock,
+    events: createEventBus({ now: () => clock.now() }),
+    cacheSize: 4,
+  });
+
+  it('holds at most cacheSize tokens and always the last half of them used; a dropped token is verified again', async () => {
+    const cached = (tokens: string[]) => tokens.filter((token) => verifier.verifyCached(token) !== undefined);
+    for (const token of ['a', 'b', 'c', 'd', 'e', 'f']) await verifier.verify(token);
+    // The two used last are cached, and never more than four.
+    assert.deepEqual(cached(['e', 'f']), ['e', 'f']);
+    assert.ok(cached(['a', 'b', 'c', 'd']).length <= 2);
+    assert.equal(verifier.verifyCached('a'), undefined, 'the least recently used is gone');
+    // A token in use stays however many new ones arrive.
+    for (const token of ['h', 'i', 'j', 'k', 'l', 'm']) {
+      await verifier.verify(token);
+      assert.ok(verifier.verifyCached('f'), `f after ${token}`);
+    }
+    assert.equal(checked.filter((token) => token === 'f').length, 1, 'verified once');
+    assert.equal((await verifier.verify('a')).sub, 'a');
+    assert.equal(checked.filter((token) => token === 'a').length, 2, 'a dropped token is verified again');
+  });
+
+  it('hands back the same claims object while cached, and none once the token has expired', async () => {
+    await verifier.verify('g');
+    assert.equal(verifier.verifyCached('g'), verifier.verifyCached('g'));
+    clock.advance(901_000 + 30_000);
+    assert.equal(verifier.verifyCached('g'), undefined);
   });
 });

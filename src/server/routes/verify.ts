@@ -20,41 +20,41 @@ function insufficient(missing: string[], extra: Record<string, unknown> = {}): A
   });
 }
 
-interface ForwardAuthAnswer {
+export interface ForwardAuthAnswer {
   headers: Record<string, string>;
   body: string;
+  /** The same answer as one flat header list, with a last slot for the request id: the fast path's (verify-fast-path.ts), built on its first use. */
+  headerList?: string[];
 }
 
 /**
  * The forward-auth answer depends only on the claims, and the verifier hands back the same claims
- * object for every request with the same token: build the headers and JSON once per token.
+ * object for every request with the same token: the headers and JSON are built once per token and
+ * kept on the claims object itself, under a symbol of this module (invisible to JSON and to
+ * Object.keys). Not a WeakMap: with 10 000 tokens cached, each a WeakMap entry, the collector's
+ * ephemeron work cost more than the answer itself (docs/performance.md).
  */
-const answers = new WeakMap<AccessTokenClaims, ForwardAuthAnswer>();
-const claimNames = Object.keys(ClaimsSchema.properties);
+const answerSlot = Symbol('forward-auth answer');
+type ClaimsWithAnswer = AccessTokenClaims & { [answerSlot]?: ForwardAuthAnswer };
 /**
- * Only the members the response schema names, as the schema serializer would. Once per distinct
- * token, so a plain loop: no intermediate arrays.
+ * Only the members the response schema names, in its order, as the schema serializer would: a
+ * replacer list, which applies to the claims object's own keys (the claims hold no nested objects,
+ * only lists of strings).
  */
-function serializeClaims(claims: AccessTokenClaims): string {
-  const named: Record<string, unknown> = {};
-  for (const name of claimNames) if (name in claims) named[name] = claims[name as keyof AccessTokenClaims];
-  return JSON.stringify(named);
-}
+const claimNames = Object.keys(ClaimsSchema.properties);
 
 export function forwardAuthAnswer(claims: AccessTokenClaims): ForwardAuthAnswer {
-  let answer = answers.get(claims);
-  if (!answer) {
-    answer = {
-      headers: {
-        ...identityHeaders(claims),
-        'content-type': 'application/json; charset=utf-8',
-        // What the onSend hook (request-context.ts) would add, set here with the rest in one call.
-        'cache-control': 'no-store',
-        pragma: 'no-cache',
-      },
-      body: serializeClaims(claims),
-    };
-    answers.set(claims, answer);
+  const held = claims as ClaimsWithAnswer;
+  let answer = held[answerSlot];
+  if (answer === undefined) {
+    // Built once per distinct token, in place: no spread copies.
+    const headers: Record<string, string> = identityHeaders(claims);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    // What the onSend hook (request-context.ts) would add, set here with the rest in one call.
+    headers['cache-control'] = 'no-store';
+    headers.pragma = 'no-cache';
+    answer = { headers, body: JSON.stringify(claims, claimNames) };
+    held[answerSlot] = answer;
   }
   return answer;
 }
