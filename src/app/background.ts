@@ -10,6 +10,8 @@ import type { Config } from '../config/config.js';
 import type { EventBus } from '../events/bus.js';
 import type { PasswordReset } from '../flows/password-reset.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import type { KeyRotation } from '../keys/rotation.js';
+import { keyReloadIntervalMs } from '../keys/schedule.js';
 import { createRowCleanup, type RowCleanup } from '../store/cleanup.js';
 import type { HotState } from '../store/hot/hot-state.js';
 import type { StoreSet } from '../store/stores.js';
@@ -23,9 +25,6 @@ const sealedSweepIntervalMs = 15_000;
 /** How often each instance deletes rows past their clean-up margin (src/store/cleanup.ts). */
 const rowCleanupIntervalMs = 10 * 60_000;
 
-/** How often each instance re-reads the published signing keys. */
-const keyReloadIntervalMs = 60_000;
-
 export interface BackgroundDeps {
   config: Config;
   clock: Clock;
@@ -34,6 +33,7 @@ export interface BackgroundDeps {
   hotState: HotState;
   events: EventBus;
   keyRing: KeyRing;
+  keyRotation: Pick<KeyRotation, 'rotateIfDue'>;
   keys: AuditKeys;
   passwordReset: PasswordReset;
   /** Raises the incident for a broken audit chain, naming who found it. */
@@ -56,8 +56,17 @@ export interface Background {
 export function startBackground(deps: BackgroundDeps): Background {
   const { config, clock, logger, stores, hotState, events, keyRing, passwordReset, chainAlarm } = deps;
   // Other instances may rotate keys, and retired keys leave JWKS when their time is up.
+  // Automatic rotation (TESSERA_KEY_ROTATION) on the same tick: of all instances, one rotates.
   const keyReload = setInterval(() => {
-    keyRing.reload().catch((error: unknown) => logger?.warn({ err: error }, 'signing key reload failed'));
+    void (async () => {
+      try {
+        await keyRing.reload();
+      } catch (error) {
+        logger?.warn({ err: error }, 'signing key reload failed');
+        return;
+      }
+      await deps.keyRotation.rotateIfDue().catch((error: unknown) => logger?.warn({ err: error }, 'automatic signing key rotation failed'));
+    })();
   }, keyReloadIntervalMs);
   keyReload.unref();
   // A sealed successor pair is only needed during the grace window: erase it after.

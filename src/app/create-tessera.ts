@@ -27,7 +27,9 @@ import { createEventBus, type EventBus } from '../events/bus.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { createIncidentService, type IncidentService } from '../incidents/service.js';
 import { createIpBlocks, type IpBlocks } from '../protection/ip-blocks.js';
+import { createIpRules, type IpRules } from '../protection/ip-rules.js';
 import { KeyRing } from '../keys/key-ring.js';
+import { createKeyRotation, type KeyRotation } from '../keys/rotation.js';
 import { createSealer } from '../keys/sealer.js';
 import { createHibpBreachChecker, createOfflineBreachChecker } from '../passwords/breach.js';
 import { createPasswordHasher } from '../passwords/hasher.js';
@@ -44,6 +46,7 @@ import { sqlStores } from '../store/sql/sql-stores.js';
 import type { StoreSet } from '../store/stores.js';
 import { createAccessTokens, type AccessTokens } from '../tokens/access-token.js';
 import { createUserService, type UserService } from '../users/service.js';
+import { createUserAdmin, type UserAdmin } from '../users/admin.js';
 
 /**
  * A running Tessera: every feature service, wired once. The HTTP layer only calls these; no
@@ -54,10 +57,14 @@ export interface Tessera {
   readonly clock: Clock;
   readonly events: EventBus;
   readonly keyRing: KeyRing;
+  /** Signing-key listing and rotation (publish before sign), also every TESSERA_KEY_ROTATION. */
+  readonly keyRotation: KeyRotation;
   readonly tokens: AccessTokens;
   readonly verifier: AccessVerifier;
   readonly revocations: RevocationService;
   readonly users: UserService;
+  /** User administration (the admin API): list, create, change, disable, unlock, delete. */
+  readonly userAdmin: UserAdmin;
   readonly sessions: SessionService;
   readonly login: Login;
   readonly protection: LoginProtection;
@@ -75,6 +82,8 @@ export interface Tessera {
   readonly metrics: Metrics;
   readonly incidents: IncidentService;
   readonly ipBlocks: IpBlocks;
+  /** Allow and deny rules by CIDR (GET/POST/DELETE /admin/ip-rules), reloaded by every instance within 1 s. */
+  readonly ipRules: IpRules;
   readonly detection: Detector;
   readonly stats: StatsService;
   /** Moves recorded events into the hash chain; `flush` before reading the log. */
@@ -158,14 +167,18 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
           }),
       onListenerError: (error) => logger?.error({ err: error }, 'event listener failed'),
     });
+    const keySealer = createSealer(config.secret, 'signing-keys');
+    // Longer than any token signed lives: its TTL plus the verification leeway, with room to spare.
+    const retiredKeyGraceMs = config.accessTtlMs + 60_000;
     const keyRing = await KeyRing.open({
       stores,
-      sealer: createSealer(config.secret, 'signing-keys'),
+      sealer: keySealer,
       alg: config.signingAlg,
       clock,
-      retiredKeyGraceMs: config.accessTtlMs + 60_000,
+      retiredKeyGraceMs,
       ...(logger ? { logger } : {}),
     });
+    const keyRotation = createKeyRotation({ stores, keyRing, events, sealer: keySealer, alg: config.signingAlg, clock, retiredKeyGraceMs, rotationIntervalMs: config.keyRotationMs });
     const tokens = createAccessTokens({
       keyRing,
       clock,
@@ -232,8 +245,10 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
       binding: config.sessionBinding,
     });
     const protection = createLoginProtection({ hotState, clock, events, config, users: stores.users });
+    const userAdmin = createUserAdmin({ stores, users, revocations, protection, events, clock });
     const ipBlocks = createIpBlocks({ hotState, events, clock, durationMs: config.ipBlockMs, exempt: config.detectionExempt });
     const incidents = createIncidentService({ stores, events, clock, ipBlocks });
+    const ipRules = createIpRules({ stores, events, clock, incidents, ipBlocks, onError: (error) => logger?.warn({ err: error }, 'IP rule reload failed') });
     const chainAlarm = createChainAlarm({ incidents, events, clock, logger });
     const detection = createDetector({ events, hotState, incidents, ipBlocks, stores, logger });
     const stats = createStatsService({
@@ -267,7 +282,8 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
     });
     if (config.bootstrapAdmin) await bootstrap(users, config.bootstrapAdmin, logger);
 
-    const background = startBackground({ config, clock, logger, stores, hotState, events, keyRing, keys, passwordReset, chainAlarm });
+    await ipRules.start();
+    const background = startBackground({ config, clock, logger, stores, hotState, events, keyRing, keyRotation, keys, passwordReset, chainAlarm });
     const hot = hotState;
     const auditReader = createAuditReader({ audit: stores.audit, chain: background.auditChain });
 
@@ -276,15 +292,18 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
       clock,
       events,
       keyRing,
+      keyRotation,
       tokens,
       metrics,
       verifier,
       revocations,
       users,
+      userAdmin,
       sessions,
       login: createLogin({ stores, hasher, sessions, tokens, clock, events, protection }),
       incidents,
       ipBlocks,
+      ipRules,
       detection,
       stats,
       auditChain: background.auditChain,
@@ -310,6 +329,7 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
         });
       },
       async close() {
+        ipRules.stop();
         await background.stop();
         metrics.close();
         detection.stop();

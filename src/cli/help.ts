@@ -107,6 +107,39 @@ ${helpOption}
 ${configuration}
 `;
 
+const keysList = `Usage: tessera keys list
+
+Lists the signing keys, newest first: kid, algorithm, state (next, active, retired), when each was
+created, signs from, stops signing and leaves JWKS. Never any private material.
+
+Options:
+${helpOption}
+
+${configuration}
+`;
+
+const keysRotate = `Usage: tessera keys rotate
+
+Publishes a new signing key at once; it signs only after the JWKS max-age and one key reload have
+passed (about 6 min), and the current key stays published until every token it signed has expired.
+Running servers pick it up by themselves. Recorded in the audit log as key.rotated by "cli".
+Exit 1 while an earlier rotation's key is still waiting to sign.
+
+Options:
+${helpOption}
+
+${configuration}
+`;
+
+const keys = `Usage: tessera keys <list|rotate>
+
+Commands:
+  list     list the signing keys and their schedule
+  rotate   publish a new signing key (publish before sign)
+
+Run \`tessera keys <command> --help\` for details.
+`;
+
 const main = `Usage: tessera <command> [options]
 
 Commands:
@@ -119,6 +152,8 @@ Commands:
                            re-anchor the chain as it is now
   audit export             write the audit log to stdout (--format, --since, --until, --type,
                            --user, --ip, --outcome)
+  keys list                list the signing keys and their schedule
+  keys rotate              publish a new signing key; it signs once verifiers can have it
   help [command]           show the help of a command
 
 Options:
@@ -139,6 +174,9 @@ const texts: Record<string, string> = {
   'audit accept-break': acceptBreak,
   'audit rekey': rekey,
   'audit export': exportHelp,
+  keys,
+  'keys list': keysList,
+  'keys rotate': keysRotate,
 };
 
 /** The help of `tessera <words>`; undefined for a command that does not exist. */

@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
   migrate: async () => (await import('./migrate.js')).migrateCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
+  keys: async () => (await import('./keys.js')).keysCommand,
 };
 
 const auditCommands = ['verify', 'accept-break', 'rekey', 'export'];
@@ -18,6 +19,7 @@ const auditCommands = ['verify', 'accept-break', 'rekey', 'export'];
 function commandWords(argv: readonly string[]): string[] {
   const [name, sub] = argv;
   if (name === 'audit' && sub !== undefined && auditCommands.includes(sub)) return [name, sub];
+  if (name === 'keys' && (sub === 'list' || sub === 'rotate')) return [name, sub];
   return name === undefined ? [] : [name];
 }
 

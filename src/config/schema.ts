@@ -180,8 +180,7 @@ export const settings = {
     variable: 'TESSERA_KEY_ROTATION',
     default: '90d',
     parse: duration({ min: 3_600_000 }),
-    description: 'Automatic signing-key rotation interval (≥ 1 h).',
-    later: true,
+    description: 'Automatic signing-key rotation interval (≥ 1 h), counted from the newest key\'s activation; one instance rotates. A new key is published 6 min 30 s before it signs (JWKS max-age, one key reload and a clock margin); see docs/operations.md.',
   }),
   maxSessionsPerUser: setting({
     variable: 'TESSERA_MAX_SESSIONS_PER_USER',

@@ -20,6 +20,7 @@ export const errorCodes = {
   not_found: { status: 404, description: 'Not found.' },
   username_taken: { status: 409, description: 'That username is already taken.' },
   email_taken: { status: 409, description: 'That e-mail address is already registered.' },
+  last_admin: { status: 409, description: 'This would leave no enabled user with the admin role.' },
   payload_too_large: { status: 413, description: 'The request body is too large.' },
   unsupported_media_type: { status: 415, description: 'The request body must be application/json.' },
   rate_limited: { status: 429, description: 'Too many requests; retry later.' },

@@ -12,13 +12,34 @@ export interface SecurityEventPayloads {
   'login.failed': { reason: LoginFailureReason; userId?: string };
   'session.created': { userId: string; sessionId: string; deviceName?: string | null };
   'session.revoked': { userId: string; sessionId: string; reason: string };
+  /** An admin (`by`) ended the session (`DELETE /admin/sessions/:id`), with its `session.revoked`. */
+  'session.terminated': { userId: string; sessionId: string; by: string };
   'session.context_changed': { userId: string; sessionId: string; ipChanged: boolean; userAgentChanged: boolean; ended: boolean };
   'refresh_token.rotated': { userId: string; sessionId: string };
   'refresh_token.reused': { userId: string; sessionId: string };
   'token.revoked': { userId: string; sessionId?: string; tokenType: 'access_token' | 'refresh_token' };
   /** A presented access token failed its signature or structure checks: forged or tampered. */
   'token.rejected': { reason: TokenRejectionReason; endpoint: string };
-  'user.created': { userId: string; roles: string[]; via: 'register' | 'admin' | 'bootstrap' };
+  /** `by`: the admin who created it (POST /admin/users). */
+  'user.created': { userId: string; roles: string[]; via: 'register' | 'admin' | 'bootstrap'; by?: string };
+  /**
+   * An admin (`by`) changed the account (PATCH /admin/users/:id): the names of the `changes`
+   * (`roles`, `permissions`, `email`, `unlock`), and roles and permissions before and after; never the e-mail.
+   */
+  'user.updated': {
+    userId: string;
+    by: string;
+    changes: string[];
+    roles?: string[];
+    previousRoles?: string[];
+    permissions?: string[];
+    previousPermissions?: string[];
+  };
+  'user.disabled': { userId: string; by: string };
+  'user.enabled': { userId: string; by: string };
+  'user.deleted': { userId: string; by: string };
+  /** An admin (`by`) revoked every session and token of the user (POST /admin/users/:id/revoke-all). */
+  'user.signed_out': { userId: string; by: string; sessions: number };
   'user.tokens_revoked': { userId: string; sessions: number; reason: string };
   /**
    * An identifier reached the failure threshold; `userId` when it names an account. `trusted`
@@ -37,6 +58,11 @@ export interface SecurityEventPayloads {
   'ip.blocked': { blockedIp: string; until: number; incidentType: string };
   /** A block lifted before its time by an admin (`by`), when resolving the incident `incidentId` or directly. */
   'ip.unblocked': { blockedIp: string; by: string; incidentId?: string };
+  /** An admin (`by`) added an allow or deny rule (`expiresAt` in ms, or null); its note is not recorded. */
+  'ip_rule.created': { ruleId: string; action: 'allow' | 'deny'; cidr: string; expiresAt: number | null; by: string };
+  'ip_rule.deleted': { ruleId: string; action: 'allow' | 'deny'; cidr: string; by: string };
+  /** A new signing key `kid` was published; it signs from `activatesAt` (ms), when `previousKid` stops. `by`: admin id, `cli` or `system`. */
+  'key.rotated': { kid: string; alg: string; previousKid: string | null; activatesAt: number; by: string };
   'audit.pruned': { throughSeq: number; throughHash: string; removed: number; before: string };
   /** The chain was keyed; records up to `legacyHeadSeq` keep their unkeyed SHA-256 links. */
   'audit.rekeyed': { legacyHeadSeq: number; legacyHeadHash: string; legacyRecords: number; legacyVerified: boolean; legacyBrokenAt?: number };

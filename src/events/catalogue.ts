@@ -51,6 +51,12 @@ export const eventCatalogue: { readonly [T in SecurityEventType | AnchorOnlyType
     payload: '`userId`, `sessionId`, `reason`',
     when: 'A session ended before its time (reasons below), in the transaction that ended it. Not emitted for sessions that merely expire.',
   },
+  'session.terminated': {
+    outcome: 'success',
+    severity: 'info',
+    payload: '`userId`, `sessionId`, `by` (admin id)',
+    when: '`DELETE /admin/sessions/:id` ended a session, after its `session.revoked` (`admin`) in the same transaction.',
+  },
   'session.context_changed': {
     outcome: 'info',
     severity: 'low',
@@ -86,8 +92,38 @@ export const eventCatalogue: { readonly [T in SecurityEventType | AnchorOnlyType
   'user.created': {
     outcome: 'success',
     severity: 'info',
-    payload: '`userId`, `roles`, `via` (`register`, `admin`, `bootstrap`)',
+    payload: '`userId`, `roles`, `via` (`register`, `admin`, `bootstrap`), `by` (admin id, for `admin` through `POST /admin/users`)',
     when: 'An account was created, in its transaction.',
+  },
+  'user.updated': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`userId`, `by` (admin id), `changes` (`roles`, `permissions`, `email`, `unlock`), `roles` and `previousRoles`, `permissions` and `previousPermissions` when they changed; never the e-mail',
+    when: '`PATCH /admin/users/:id` changed the account, in the same transaction; an unlock is followed by `user.unlocked`.',
+  },
+  'user.disabled': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`userId`, `by` (admin id)',
+    when: '`PATCH /admin/users/:id` with `disabled: true`, in the same transaction; every session and token of the user is then revoked (`session.revoked`, reason `user_disabled`).',
+  },
+  'user.enabled': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`userId`, `by` (admin id)',
+    when: '`PATCH /admin/users/:id` with `disabled: false` on a disabled account; tokens issued before it was disabled stay refused.',
+  },
+  'user.deleted': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`userId`, `by` (admin id)',
+    when: '`DELETE /admin/users/:id` deleted the account, in the same transaction, after its sessions and tokens were revoked.',
+  },
+  'user.signed_out': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`userId`, `by` (admin id), `sessions` (how many ended)',
+    when: '`POST /admin/users/:id/revoke-all`: after its `user.tokens_revoked` (reason `admin`).',
   },
   'user.tokens_revoked': {
     outcome: 'success',
@@ -168,6 +204,24 @@ export const eventCatalogue: { readonly [T in SecurityEventType | AnchorOnlyType
     severity: 'medium',
     payload: '`blockedIp`, `by` (admin id), `incidentId` (when lifted by resolving it)',
     when: 'A block was lifted before its time: its incident was resolved, or an admin lifted it.',
+  },
+  'ip_rule.created': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`ruleId`, `action` (`allow` or `deny`), `cidr`, `expiresAt` (ms, or null), `by` (admin id); never the note',
+    when: '`POST /admin/ip-rules` added an allow or deny rule.',
+  },
+  'ip_rule.deleted': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`ruleId`, `action`, `cidr`, `by` (admin id)',
+    when: '`DELETE /admin/ip-rules/:id` removed an allow or deny rule (lifting a detection block records `ip.unblocked`).',
+  },
+  'key.rotated': {
+    outcome: 'success',
+    severity: 'medium',
+    payload: '`kid` (the new key), `alg`, `previousKid`, `activatesAt` (ms), `by` (admin id, `cli` or `system` for automatic rotation)',
+    when: 'A rotation (`POST /admin/keys/rotate`, `tessera keys rotate` or every `TESSERA_KEY_ROTATION`) published a new signing key, in the same transaction; it signs from `activatesAt`.',
   },
   'audit.pruned': {
     outcome: 'info',

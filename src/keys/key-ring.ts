@@ -7,7 +7,7 @@ import { generateSigningKey } from './generate.js';
 import { checkSigningKey, sealSigningKey, type KeyCheck } from './integrity.js';
 import type { Sealer } from './sealer.js';
 import type { SigningKeyStore } from './store.js';
-import type { PublicJwk, SigningKeyRecord } from './signing-key.js';
+import type { PublicJwk, SigningKeyRecord, SigningKeyStatus } from './signing-key.js';
 
 export interface SigningKey {
   kid: string;
@@ -49,6 +49,23 @@ export class KeyIntegrityError extends Error {
   }
 }
 
+/** A key that signs, or will: from its activation until its scheduled retirement. */
+export interface ScheduledKey {
+  kid: string;
+  alg: SigningAlg;
+  /** The stored status (a due change may not be written yet: `from` and `until` decide). */
+  status: SigningKeyStatus;
+  createdAt: Date;
+  /** Signs from then (ms since the epoch). */
+  from: number;
+  /** Stops signing then; null while no successor is scheduled. */
+  until: number | null;
+}
+
+interface Signer extends ScheduledKey {
+  key: SigningKey;
+}
+
 /** What a row was checked as; a row is checked again only when its contents change. */
 interface Checked {
   contents: string;
@@ -62,8 +79,8 @@ interface Checked {
  */
 export class KeyRing {
   #options: KeyRingOptions;
-  #active: SigningKey | undefined;
-  #activeCreatedAt: Date | undefined;
+  /** The keys that sign now or later, by activation: every instance picks the same by the clock. */
+  #signers: Signer[] = [];
   #verification = new Map<string, VerificationKey>();
   #published: PublicJwk[] = [];
   #checked = new Map<string, Checked>();
@@ -79,14 +96,31 @@ export class KeyRing {
     return ring;
   }
 
+  /**
+   * The key that signs now: of the loaded keys, the one activated last (publish before sign: a
+   * rotation's key activates only once every verifier can have fetched it, keys/schedule.ts).
+   * Derived from the stored schedule and the clock, so instances sharing the database agree.
+   */
   get signingKey(): SigningKey {
-    if (!this.#active) throw new Error('key ring has no active key');
-    return this.#active;
+    const signer = this.#signerAt(this.#options.clock.now());
+    if (!signer) throw new Error('key ring has no active key');
+    return signer.key;
   }
 
-  /** When the active signing key was created (its age is a metric); undefined before the first load. */
+  /** When the signing key was created (its age is a metric); undefined before the first load. */
   get activeKeyCreatedAt(): Date | undefined {
-    return this.#activeCreatedAt;
+    return this.#signerAt(this.#options.clock.now())?.createdAt;
+  }
+
+  /** The loaded keys that sign now or will, by activation (no private material). */
+  schedule(): ScheduledKey[] {
+    return this.#signers.map(({ key: _key, ...entry }) => ({ ...entry }));
+  }
+
+  #signerAt(now: number): Signer | undefined {
+    let current: Signer | undefined;
+    for (const signer of this.#signers) if (signer.from <= now) current = signer;
+    return current ?? this.#signers[0];
   }
 
   verificationKey(kid: string): VerificationKey | undefined {
@@ -114,7 +148,8 @@ export class KeyRing {
     const { stores, alg, clock, retiredKeyGraceMs } = this.#options;
     for (let attempt = 0; attempt < 3; attempt += 1) {
       await this.reload();
-      if (this.#active?.alg === alg) return;
+      const current = this.#signerAt(clock.now());
+      if (current?.alg === alg) return;
       const generated = await generateSigningKey(alg);
       const now = new Date(clock.now());
       const record: SigningKeyRecord = {
@@ -128,15 +163,18 @@ export class KeyRing {
         retiredAt: null,
         publishUntil: null,
       };
-      const previous = this.#active;
+      const previous = this.#signers;
       await stores.transaction(async (tx) => {
-        // The configured algorithm changed: the old key stops signing but stays published.
-        if (previous) await tx.signingKeys.retire(previous.kid, now, new Date(now.getTime() + retiredKeyGraceMs));
+        // A rotated key whose time came may still be stored as `next`, its predecessor as `active`.
+        await tx.signingKeys.settle(now);
+        // The configured algorithm changed: the old keys stop signing (a waiting one never starts)
+        // but stay published.
+        for (const signer of previous) await tx.signingKeys.retire(signer.kid, now, new Date(now.getTime() + retiredKeyGraceMs));
         await tx.signingKeys.insertActiveIfNone(record);
       });
     }
     await this.reload();
-    if (!this.#active) throw new Error('could not establish an active signing key');
+    if (this.#signers.length === 0) throw new Error('could not establish an active signing key');
   }
 
   /** Checks each row once per distinct contents; a refused row is logged when first seen. */
@@ -158,29 +196,39 @@ export class KeyRing {
   #load(records: SigningKeyRecord[], checks: KeyCheck[]): void {
     const verification = new Map<string, VerificationKey>();
     const published: PublicJwk[] = [];
-    let active: SigningKey | undefined;
-    let activeCreatedAt: Date | undefined;
+    const signers: Signer[] = [];
+    const now = this.#options.clock.now();
     for (const [index, record] of records.entries()) {
       const check = checks[index]!;
+      const signs = record.status !== 'retired' && (record.retiredAt === null || record.retiredAt.getTime() > now);
       if (!check.ok) {
-        // A refused key is left out. The active one cannot be: refusing to run (or, on a reload,
-        // keeping the keys we had) beats signing with a key whose published half is not ours.
+        // A refused key is left out (a planted `next` row included). The active one cannot be:
+        // refusing to run (or, on a reload, keeping the keys we had) beats signing with a key whose
+        // published half is not ours.
         if (record.status !== 'active') continue;
         if (check.reason === 'unopenable') throw new KeyDecryptionError(record.kid);
         throw new KeyIntegrityError(record.kid, check.reason);
       }
       verification.set(record.kid, { kid: record.kid, alg: record.alg, publicKey: check.publicKey });
       published.push(record.publicJwk);
-      if (record.status === 'active') {
-        active = this.#active?.kid === record.kid ? this.#active : { kid: record.kid, alg: record.alg, privateKey: check.privateKey };
-        activeCreatedAt = record.createdAt;
+      if (signs) {
+        const known = this.#signers.find((signer) => signer.kid === record.kid);
+        signers.push({
+          kid: record.kid,
+          alg: record.alg,
+          status: record.status,
+          createdAt: record.createdAt,
+          from: (record.activatedAt ?? record.createdAt).getTime(),
+          until: record.retiredAt?.getTime() ?? null,
+          key: known?.key ?? { kid: record.kid, alg: record.alg, privateKey: check.privateKey },
+        });
       }
     }
+    signers.sort((a, b) => a.from - b.from || a.kid.localeCompare(b.kid));
     for (const kid of this.#checked.keys()) if (!records.some((record) => record.kid === kid)) this.#checked.delete(kid);
     this.#verification = verification;
     this.#published = published;
-    this.#active = active;
-    this.#activeCreatedAt = activeCreatedAt;
+    this.#signers = signers;
   }
 
   /** Rows sealed before the binding get it; a failure only means the next load tries again. */

@@ -63,6 +63,20 @@ export interface RevocationService {
     at: number,
     context?: EventContext,
   ): Promise<PendingRevocations>;
+  /**
+   * Inside a transaction: disables the user, ends every session and refuses every token issued
+   * before (the admin API joins it to its last-admin check). Returns what to `announce` after the
+   * commit, or undefined when there is no such user.
+   */
+  disableUserIn(tx: RevocationTransaction & { users: UserStore }, userId: string, at: number, context?: EventContext): Promise<PendingRevocations | undefined>;
+  /**
+   * Inside a transaction: enables the user again and lifts the refusal of its new tokens (tokens
+   * issued before the disable stay refused). False when there is no such user. After the commit,
+   * `announceEnabled`.
+   */
+  enableUserIn(tx: RevocationTransaction & { users: UserStore }, userId: string, at: number): Promise<boolean>;
+  /** Tells every instance that a committed `enableUserIn` lifted the user's refusal. */
+  announceEnabled(userId: string): Promise<void>;
   /** Applies committed revocations here and fans them out to every instance. */
   announce(revocations: PendingRevocations): Promise<void>;
   /** Number of entries in force in this process (metrics). */
@@ -109,6 +123,35 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
     return [revocation];
   }
 
+  async function disableUserIn(
+    tx: RevocationTransaction & { users: UserStore },
+    userId: string,
+    at: number,
+    context?: EventContext,
+  ): Promise<PendingRevocations | undefined> {
+    // Disabling ends every session and refuses every token issued before (ASVS V7.4.2), so
+    // enabling the account again restores sign-in, never the old tokens.
+    if (!(await tx.users.setDisabled(userId, true, new Date(at)))) return undefined;
+    const all: Revocation[] = [];
+    for (const session of await tx.sessions.listActiveByUser(userId, new Date(at))) {
+      await tx.sessions.lockById(session.id);
+      all.push(...(await revokeSessionIn(tx, session, 'user_disabled', at, context)));
+    }
+    await tx.users.setTokensRevokedAfter(userId, new Date(at));
+    const revoked: Revocation[] = [
+      { kind: 'user', subject: userId, at, expiresAt: at + lifetime },
+      { kind: 'disabled', subject: userId, at, expiresAt: at + lifetime },
+    ];
+    for (const revocation of revoked) await tx.revocations.put(revocation);
+    return [...all, ...revoked];
+  }
+
+  async function enableUserIn(tx: RevocationTransaction & { users: UserStore }, userId: string, at: number): Promise<boolean> {
+    if (!(await tx.users.setDisabled(userId, false, new Date(at)))) return false;
+    await tx.revocations.deleteDisabled(userId);
+    return true;
+  }
+
   async function endSession(sessionId: string, reason: string, context: EventContext | undefined, also?: (tx: RevocationTransaction, session: { id: string; userId: string }) => Promise<void>) {
     const at = clock.now();
     const pending = await stores.transaction(async (tx) => {
@@ -152,6 +195,12 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
 
     revokeSessionIn,
 
+    disableUserIn,
+
+    enableUserIn,
+
+    announceEnabled: (userId) => fanOut([{ type: 'enabled', userId }]),
+
     announce: (revocations) => fanOut(revocations.map((revocation) => ({ type: 'revoked', revocation }))),
 
     async revokeAccessToken(token, context) {
@@ -193,26 +242,9 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
 
     async setUserDisabled(userId, disabled, context) {
       const at = clock.now();
-      // Disabling ends every session and refuses every token issued before (ASVS V7.4.2), so
-      // enabling the account again restores sign-in, never the old tokens.
       const pending = await stores.transaction(async (tx) => {
-        if (!(await tx.users.setDisabled(userId, disabled, new Date(at)))) return undefined;
-        if (!disabled) {
-          await tx.revocations.deleteDisabled(userId);
-          return [];
-        }
-        const all: Revocation[] = [];
-        for (const session of await tx.sessions.listActiveByUser(userId, new Date(at))) {
-          await tx.sessions.lockById(session.id);
-          all.push(...(await revokeSessionIn(tx, session, 'user_disabled', at, context)));
-        }
-        await tx.users.setTokensRevokedAfter(userId, new Date(at));
-        const revoked: Revocation[] = [
-          { kind: 'user', subject: userId, at, expiresAt: at + lifetime },
-          { kind: 'disabled', subject: userId, at, expiresAt: at + lifetime },
-        ];
-        for (const revocation of revoked) await tx.revocations.put(revocation);
-        return [...all, ...revoked];
+        if (disabled) return disableUserIn(tx, userId, at, context);
+        return (await enableUserIn(tx, userId, at)) ? [] : undefined;
       });
       if (pending === undefined) return false;
       if (disabled) await service.announce(pending);

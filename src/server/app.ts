@@ -1,5 +1,5 @@
 import cors from '@fastify/cors';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Tessera } from '../app/create-tessera.js';
@@ -11,13 +11,18 @@ import { registerSecurityHeaders, securityHeaders } from './plugins/security-hea
 import { AccessLog, requestLogger } from './logger.js';
 import { registerClientAddress } from './plugins/client-address.js';
 import { registerIpBlock } from './plugins/ip-block.js';
+import { adminNetworkGate, rawDenyCheck, registerIpRules } from './plugins/ip-rules.js';
 import { registerIpRateLimit } from './plugins/ip-rate-limit.js';
 import { registerRequestMetrics } from './plugins/request-metrics.js';
 import { guardAdminPrefix, registerAdminApi } from './plugins/auth-context.js';
 import { adminEventRoutes, type EventStreamOptions } from './routes/admin-events.js';
 import { adminAuditRoutes } from './routes/admin-audit.js';
 import { adminIncidentRoutes } from './routes/admin-incidents.js';
+import { adminIpRuleRoutes } from './routes/admin-ip-rules.js';
+import { adminKeyRoutes } from './routes/admin-keys.js';
+import { adminSessionRoutes } from './routes/admin-sessions.js';
 import { adminStatsRoutes } from './routes/admin-stats.js';
+import { adminUserRoutes } from './routes/admin-users.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectRoutes } from './routes/introspect.js';
@@ -43,18 +48,27 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   const headers = securityHeaders(config.issuer);
   // GET /auth/verify for a token verified before is answered ahead of Fastify's router (ADR 009);
   // not with TESSERA_ACCESS_LOG=all, which wants a line for each.
+  let httpServer: Server | undefined;
   const fastVerify =
     config.accessLog === 'all'
       ? undefined
-      : createVerifyFastPath({ verifier: tessera.verifier, metrics: tessera.metrics, securityHeaders: headers, cors: config.corsOrigins.length > 0 });
+      : createVerifyFastPath({
+          verifier: tessera.verifier,
+          metrics: tessera.metrics,
+          securityHeaders: headers,
+          cors: config.corsOrigins.length > 0,
+          open: () => httpServer?.listening === true,
+          denied: rawDenyCheck(tessera.ipRules, config.trustProxy),
+        });
   const app = Fastify({
     serverFactory: (handler, serverOptions) => {
       const server = createServer((request, response) => {
-        // Once closing has begun, Fastify answers (503 and Connection: close), so kept-alive
-        // proxy connections end and shutdown completes.
-        if (server.listening && fastVerify) fastVerify(request, response, handler);
+        // The fast path hands every request it does not answer to Fastify (and every request
+        // once closing has begun: its `open` option).
+        if (fastVerify) fastVerify(request, response, handler);
         else handler(request, response);
       });
+      httpServer = server;
       // What Fastify sets on a server it makes itself: with serverFactory it hands its (validated,
       // defaulted) options here instead of applying them.
       const timeouts = serverOptions as unknown as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
@@ -112,6 +126,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     });
   }
 
+  // Deny rules refuse every route (health checks excepted), ahead of the limits.
+  registerIpRules(app, { ipRules: tessera.ipRules, events: tessera.events });
   registerIpRateLimit(app, { limiter: tessera.ipRateLimiter, events: tessera.events });
   registerIpBlock(app, { ipBlocks: tessera.ipBlocks, events: tessera.events, onError: (error) => options.logger?.warn({ err: error }, 'IP block check failed') });
   // Each route plugin gets only the services it calls; none gets the Tessera or a store.
@@ -132,9 +148,13 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(verifyRoutes, { verifier: tessera.verifier });
   await app.register(introspectRoutes, { authenticate, events, introspect: tessera.introspect });
   // Every route under /admin, behind one gate (plugins/auth-context.ts).
-  await registerAdminApi(app, { authenticate, events }, async (admin) => {
+  await registerAdminApi(app, { authenticate, events, network: adminNetworkGate({ ipRules: tessera.ipRules, events }) }, async (admin) => {
     await admin.register(adminIncidentRoutes, { incidents: tessera.incidents });
+    await admin.register(adminIpRuleRoutes, { ipRules: tessera.ipRules });
+    await admin.register(adminKeyRoutes, { keys: tessera.keyRotation });
+    await admin.register(adminSessionRoutes, { sessions: tessera.sessions });
     await admin.register(adminStatsRoutes, { stats: tessera.stats });
+    await admin.register(adminUserRoutes, { users: tessera.userAdmin });
     await admin.register(adminAuditRoutes, { audit: tessera.auditReader, verification: tessera.auditVerification, clock: tessera.clock });
     await admin.register(adminEventRoutes, {
       audit: tessera.auditReader,

@@ -64,6 +64,9 @@ describe('verify fast path: what it answers, and everything it leaves to Fastify
   let observed = 0;
   let cors = false;
   let revoked = false;
+  let open = true;
+  let verifying: () => void = () => {};
+  let slowCheck: Promise<void> = Promise.resolve();
   const newClaims: AccessTokenClaims = { ...claims, sub: '9d1c1b7a-3e55-4d43-8f7e-7c0a4f8b6e21', username: 'bob' };
   const server = createServer((request, response) => {
     const fastPath = createVerifyFastPath({
@@ -76,12 +79,18 @@ describe('verify fast path: what it answers, and everything it leaves to Fastify
         // A token never seen: 'new.token.value' verifies, every other one is refused.
         verify: async (token) => {
           if (token === 'new.token.value') return newClaims;
+          if (token === 'slow.token.value') {
+            verifying();
+            await slowCheck;
+            return newClaims;
+          }
           throw new AuthError('invalid_token', { description: 'The access token is invalid.' });
         },
       },
       metrics: { requestObserver: () => () => (observed += 1) },
       securityHeaders: securityHeaders('https://auth.example'),
       cors,
+      open: () => open,
     });
     fastPath(request, response, (_request, fallback) => {
       fallback.writeHead(fellThrough);
@@ -156,6 +165,31 @@ describe('verify fast path: what it answers, and everything it leaves to Fastify
       assert.equal((await send(port, '/auth/verify', { authorization: 'Bearer good.token.value' })).status, fellThrough);
     } finally {
       revoked = false;
+    }
+  });
+
+  it('leaves every request to Fastify once the server is closing', async () => {
+    open = false;
+    try {
+      assert.equal((await send(port, '/auth/verify', { authorization: 'Bearer good.token.value' })).status, fellThrough);
+      assert.equal((await send(port, '/auth/verify', { authorization: 'Bearer new.token.value' })).status, fellThrough);
+    } finally {
+      open = true;
+    }
+  });
+
+  it('hands a new token to Fastify when closing begins while its signature is checked (no kept-alive 200 to hold shutdown)', async () => {
+    let release: () => void = () => {};
+    slowCheck = new Promise((resolve) => (release = resolve));
+    const started = new Promise<void>((resolve) => (verifying = resolve));
+    try {
+      const answer = send(port, '/auth/verify', { authorization: 'Bearer slow.token.value' });
+      await started;
+      open = false;
+      release();
+      assert.equal((await answer).status, fellThrough);
+    } finally {
+      open = true;
     }
   });
 

@@ -14,6 +14,14 @@ export interface VerifyFastPathOptions {
   securityHeaders: SecurityHeaders;
   /** With CORS configured, every request goes through Fastify (the CORS plugin adds Vary and its headers even without an Origin). */
   cors: boolean;
+  /**
+   * Whether the server still takes requests. Once closing has begun, Fastify answers (503 and
+   * Connection: close), so kept-alive proxy connections end and shutdown completes: checked
+   * when a request arrives and again before a new token's answer is written.
+   */
+  open: () => boolean;
+  /** True for a client a deny rule holds: Fastify answers it (403 ip_blocked). Cheap without rules. */
+  denied?: (request: IncomingMessage) => boolean;
 }
 
 /** What the server hands a request the fast path does not answer: Fastify's own handler. */
@@ -34,11 +42,13 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
   /** The route's answer as one header list: security headers, the answer's, its length, a request-id slot. */
   function block(claims: AccessTokenClaims): { headers: string[]; body: string } {
     const answer = forwardAuthAnswer(claims);
-    if (answer.headerList === undefined) {
+    // The list is kept with the answer, for the security headers it was built with.
+    if (answer.headerList === undefined || answer.headerListSource !== security) {
       const list = security.slice();
       for (const name in answer.headers) list.push(name, answer.headers[name]!);
       list.push('content-length', String(Buffer.byteLength(answer.body)), 'x-request-id', '');
       answer.headerList = list;
+      answer.headerListSource = security;
     }
     return { headers: answer.headerList, body: answer.body };
   }
@@ -58,14 +68,20 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
       return response.headersSent;
     }
     // Timed from the handler's start to the answer handed to the socket (the route's time runs
-    // to the end of the write: a little longer for the same answer).
-    observe((performance.now() - started) / 1000);
+    // to the end of the write: a little longer for the same answer). The answer is sent: nothing
+    // here may make the caller hand the request to Fastify as well.
+    try {
+      observe((performance.now() - started) / 1000);
+    } catch {
+      // A metrics failure loses one sample, never the answer.
+    }
     return true;
   }
 
   /** Whether the fast path took the request (answered it, or will once the token is verified). */
   function taken(request: IncomingMessage, response: ServerResponse, fallback: Fallback): boolean {
-    if (options.cors || request.method !== 'GET' || request.url !== '/auth/verify') return false;
+    if (options.cors || request.method !== 'GET' || request.url !== '/auth/verify' || !options.open()) return false;
+    if (options.denied?.(request)) return false;
     const started = performance.now();
     // The raw header list, not `request.headers`, which Node builds into an object on first use.
     let authorization: string | undefined;
@@ -84,16 +100,16 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
     }
     if (authorization === undefined) return false;
     let claims: AccessTokenClaims | undefined;
-    try {
-      // The usual form, "Bearer <token>", is looked up as it is, without the patterns: only a
-      // compact JWS is ever verified and cached, and its characters are all b64token ones.
-      if (authorization.charCodeAt(6) === 32 && authorization.slice(0, 6).toLowerCase() === 'bearer') {
+    // The usual form, "Bearer <token>", is looked up as it is, without the patterns: only a
+    // compact JWS is ever verified and cached, and its characters are all b64token ones.
+    if (authorization.charCodeAt(6) === 32 && authorization.slice(0, 6).toLowerCase() === 'bearer') {
+      try {
         claims = options.verifier.verifyCached(authorization.slice(7));
-        if (claims !== undefined) return send(response, claims, requestId, started);
+      } catch {
+        // Revoked: Fastify's route refuses it, with the error's headers and records.
+        return false;
       }
-    } catch {
-      // Revoked: Fastify's route refuses it, with the error's headers and records.
-      return false;
+      if (claims !== undefined) return send(response, claims, requestId, started);
     }
     const match = bearerPattern.exec(authorization);
     if (!match || !b64token.test(match[1]!)) return false;
@@ -105,11 +121,11 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
     }
     if (claims !== undefined) return send(response, claims, requestId, started);
     // A new token. Without an origin the verifier raises no event: a refusal goes to the route,
-    // which verifies again and reports it where it was presented (a refused token costs two
-    // checks; a valid one, the usual case, one).
+    // which reports it where it was presented, from the refusal the verifier kept for it (one
+    // signature check per token either way).
     options.verifier.verify(token).then(
       (verified) => {
-        if (!send(response, verified, requestId, started)) fallback(request, response);
+        if (!options.open() || !send(response, verified, requestId, started)) fallback(request, response);
       },
       () => fallback(request, response),
     )

@@ -7,8 +7,10 @@ import type { Transactional } from '../store/unit-of-work.js';
 import { generateOpaqueToken } from '../tokens/opaque-token.js';
 import type { UserStore } from '../users/store.js';
 import type { User } from '../users/user.js';
+import { decodeSessionCursor, encodeSessionCursor } from './cursor.js';
 import { checkRefreshToken, type RefreshTokenCheck, type RefreshTokenFamily } from './refresh-token-check.js';
 import { isSessionActive, type Session } from './session.js';
+import type { SessionListing } from './store.js';
 
 export interface DeviceInfo {
   name?: string | undefined;
@@ -24,6 +26,21 @@ export interface OpenSessionInput {
   context?: EventContext;
   /** More of the same change, in the session's transaction (the sign-in's own record). */
   alsoInTransaction?: (tx: RevocationTransaction, session: Session) => Promise<void>;
+}
+
+export interface AdminSessionQuery {
+  /** Only this user's sessions. */
+  userId?: string | undefined;
+  /** The `nextCursor` of the page before. */
+  cursor?: string | undefined;
+  /** 1 to 200; default 50. */
+  limit?: number | undefined;
+}
+
+export interface AdminSessionPage {
+  sessions: SessionListing[];
+  /** Where the next page starts; null on the last page. */
+  nextCursor: string | null;
 }
 
 export interface OpenedSession {
@@ -56,6 +73,18 @@ export interface SessionService {
    * are the same 404 `not_found`, so ids of other users' sessions cannot be probed.
    */
   endOwn(userId: string, sessionId: string, context?: EventContext): Promise<void>;
+  /**
+   * A page of the active sessions of every user (or of `userId`), newest first, for the admin
+   * API. 400 `invalid_request` for a cursor this server did not issue or a limit outside 1..200.
+   */
+  listAll(query: AdminSessionQuery): Promise<AdminSessionPage>;
+  /**
+   * An admin (`by`) ends any user's active session: its refresh tokens and every access token of
+   * it are refused on every instance. Recorded as `session.revoked` (`admin`) and
+   * `session.terminated` in the transaction that ends it. An unknown, malformed or ended session
+   * is 404 `not_found`; of concurrent calls for one session exactly one succeeds.
+   */
+  terminate(sessionId: string, by: string, context?: EventContext): Promise<void>;
   /**
    * Checks a presented refresh token without using it (RFC 7009 revocation, RFC 7662
    * introspection): the same check as a rotation, over plain reads instead of locks.
@@ -120,6 +149,28 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         throw new AuthError('not_found', { description: 'No such session.' });
       }
       await options.revocations.revokeSession(session.id, 'ended_by_user', context);
+    },
+
+    async listAll({ userId, cursor, limit = 50 }) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new AuthError('invalid_request', { description: 'limit must be 1 to 200.' });
+      const after = cursor === undefined ? undefined : decodeSessionCursor(cursor);
+      const now = clock.now();
+      const found = await stores.sessions.listActive({ now: new Date(now), idleSince: new Date(now - options.refreshTtlMs), userId, after, limit: limit + 1 });
+      const sessions = found.slice(0, limit);
+      return { sessions, nextCursor: found.length > limit ? encodeSessionCursor(sessions[sessions.length - 1]!.session) : null };
+    },
+
+    async terminate(sessionId, by, context) {
+      const now = clock.now();
+      const ended = await stores.transaction(async (tx) => {
+        const session = await tx.sessions.lockById(sessionId);
+        if (!session || !isSessionActive(session, now, options.refreshTtlMs)) return undefined;
+        const pending = await options.revocations.revokeSessionIn(tx, session, 'admin', now, context);
+        await options.events.emitIn(tx, 'session.terminated', { userId: session.userId, sessionId: session.id, by }, context);
+        return pending;
+      });
+      if (!ended) throw new AuthError('not_found', { description: 'No such session.' });
+      await options.revocations.announce(ended);
     },
 
     inspectRefreshToken(presented) {

@@ -1,4 +1,22 @@
+import type { SessionCursor } from './cursor.js';
 import type { NewSession, Session } from './session.js';
+
+/** A session with the name of its user, as the admin API lists it. */
+export interface SessionListing {
+  session: Session;
+  username: string;
+}
+
+export interface ActiveSessionQuery {
+  now: Date;
+  /** Only sessions used after this instant. */
+  idleSince: Date;
+  /** Only this user's sessions; a malformed id finds none. */
+  userId?: string | undefined;
+  /** Resume after this session. */
+  after?: SessionCursor | undefined;
+  limit: number;
+}
 
 /** Persistence of sign-in sessions (one per device sign-in; the refresh-token family). */
 export interface SessionStore {
@@ -16,6 +34,12 @@ export interface SessionStore {
   /** Sessions not ended, not expired and, when `idleSince` is given, used after it (statistics). */
   countActive(now: Date, idleSince?: Date): Promise<number>;
   listActiveByUser(userId: string, now: Date, idleSince?: Date): Promise<Session[]>;
+  /**
+   * Up to `limit` active sessions of every user (or of `userId`) with their usernames, newest
+   * first by (createdAt, id), after `after`: a keyset page. A plain read, no locks: a session that
+   * stays active appears on exactly one page however many are opened or ended meanwhile.
+   */
+  listActive(query: ActiveSessionQuery): Promise<SessionListing[]>;
   /**
    * The user's active sessions other than `except`, beyond the newest `keep` of them, oldest
    * first: the ones a session limit ends. Returns only those rows, however many the user has.

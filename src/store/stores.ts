@@ -1,5 +1,6 @@
 import type { AuditStore } from '../audit/store.js';
 import type { IncidentStore } from '../incidents/store.js';
+import type { IpRuleStore } from '../protection/ip-rule-store.js';
 import type { SigningKeyStore } from '../keys/store.js';
 import type { OutboxStore } from '../outbox/outbox.js';
 import type { ResetTokenStore } from '../passwords/reset-token-store.js';
@@ -26,6 +27,7 @@ export interface Stores extends UnitOfWork {
   audit: AuditStore;
   incidents: IncidentStore;
   outbox: OutboxStore;
+  ipRules: IpRuleStore;
 }
 
 /** The stores, plus a unit of work: everything done through `tx` commits or rolls back together. */

@@ -11,7 +11,7 @@ import { testSecret } from '../test-support/config.js';
 import { pgliteBackend, type TestDatabase } from '../test-support/databases.js';
 import type { RevokedReason } from '../revocation/revocation-cache.js';
 import { createAccessTokens, type AccessTokenClaims, type AccessTokens } from './access-token.js';
-import { refusalReasons } from '../verify/result.js';
+import { refusalReasons, refuse } from '../verify/result.js';
 import { createAccessVerifier, forgeryOf, type AccessVerifier } from './access-verifier.js';
 
 const issuer = 'https://auth.test.example';
@@ -200,6 +200,7 @@ describe('access verifier: the verified-token cache', () => {
   const clock = new ManualClock(Date.UTC(2030, 0, 1));
   const now = Math.floor(clock.now() / 1000);
   const checked: string[] = [];
+  const cacheEvents = createEventBus({ now: () => clock.now() });
   const claimsOf = (token: string): AccessTokenClaims => ({
     iss: issuer,
     aud: audience,
@@ -218,13 +219,17 @@ describe('access verifier: the verified-token cache', () => {
     tokens: {
       check: async (token) => {
         checked.push(token);
-        return { ok: true, claims: claimsOf(token) };
+        return token.startsWith('forged') ? refuse('bad_signature', 'bad signature') : { ok: true, claims: claimsOf(token) };
       },
     },
     revocations: { check: () => undefined },
     clock,
-    events: createEventBus({ now: () => clock.now() }),
+    events: cacheEvents,
     cacheSize: 4,
+  });
+  const reported: SecurityEvent[] = [];
+  cacheEvents.subscribe((event) => {
+    if (event.type === 'token.rejected') reported.push(event);
   });
 
   it('holds at most cacheSize tokens and always the last half of them used; a dropped token is verified again', async () => {
@@ -249,5 +254,28 @@ describe('access verifier: the verified-token cache', () => {
     assert.equal(verifier.verifyCached('g'), verifier.verifyCached('g'));
     clock.advance(901_000 + 30_000);
     assert.equal(verifier.verifyCached('g'), undefined);
+  });
+
+  it('checks a refused token once when a check without an origin (the fast path) is followed by the route\'s, and reports it once', async () => {
+    const refusedBy = async (origin?: typeof sampleOrigin) =>
+      verifier.verify('forged-1', origin).then(
+        () => assert.fail('accepted'),
+        (error: unknown) => (error as AuthError).code,
+      );
+    const sampleOrigin = { context: { ip: '203.0.113.7' }, endpoint: '/auth/verify' };
+    assert.equal(await refusedBy(), 'invalid_token');
+    assert.equal(reported.length, 0, 'no origin, no event');
+    assert.equal(await refusedBy(sampleOrigin), 'invalid_token');
+    assert.equal(checked.filter((token) => token === 'forged-1').length, 1, 'one signature check');
+    assert.equal(reported.length, 1);
+    // Taken once: the next presentation is checked and reported again.
+    assert.equal(await refusedBy(sampleOrigin), 'invalid_token');
+    assert.equal(checked.filter((token) => token === 'forged-1').length, 2);
+    assert.equal(reported.length, 2);
+    // Kept for a second at most.
+    assert.equal(await refusedBy(), 'invalid_token');
+    clock.advance(1_001);
+    assert.equal(await refusedBy(sampleOrigin), 'invalid_token');
+    assert.equal(checked.filter((token) => token === 'forged-1').length, 4);
   });
 });

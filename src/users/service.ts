@@ -18,6 +18,7 @@ export interface CreateUserInput {
   password: string;
   roles?: string[];
   permissions?: string[];
+  tenant?: string | null | undefined;
 }
 
 /** What creating a user touches: the user and its `user.created` record. */
@@ -37,8 +38,11 @@ export interface UserServiceOptions {
 }
 
 export interface UserService {
-  /** Creates an account (admin, CLI, bootstrap): canonical names, password policy, argon2id. */
-  create(input: CreateUserInput, context?: EventContext): Promise<User>;
+  /**
+   * Creates an account (admin, CLI, bootstrap): canonical names, password policy, argon2id.
+   * `by`: the admin who asked (POST /admin/users), recorded with `user.created`.
+   */
+  create(input: CreateUserInput, context?: EventContext, by?: string): Promise<User>;
   /**
    * Self-service sign-up: `create` without roles, refused unless TESSERA_SIGNUP=open, and limited
    * per client network, an IPv4 address or IPv6 /64 (TESSERA_RATE_LIMIT_SIGNUP).
@@ -46,6 +50,23 @@ export interface UserService {
   register(input: Pick<CreateUserInput, 'username' | 'email' | 'password'>, context: EventContext & { ip: string }): Promise<User>;
   /** Creates `username` with role admin when there are no users yet; undefined otherwise. */
   bootstrapAdmin(username: string, password: string): Promise<User | undefined>;
+}
+
+/** Role and permission names: forwarded as comma-separated header values, so no commas, spaces or other surprises. */
+const namePattern = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** 400 unless every name is 1 to 64 of A-Z a-z 0-9 _ . : - (roles, permissions). */
+export function assertNames(names: readonly string[]): void {
+  for (const name of names) {
+    if (typeof name !== 'string' || !namePattern.test(name)) {
+      throw new AuthError('invalid_request', { description: 'Role and permission names are 1 to 64 of A-Z a-z 0-9 _ . : -.' });
+    }
+  }
+}
+
+/** A tenant id travels in `X-Tenant-Id`: the same characters as a role name. */
+export function assertTenant(tenant: string): void {
+  if (!namePattern.test(tenant)) throw new AuthError('invalid_request', { description: 'A tenant is 1 to 64 of A-Z a-z 0-9 _ . : -.' });
 }
 
 export function createUserService(options: UserServiceOptions): UserService {
@@ -63,12 +84,9 @@ export function createUserService(options: UserServiceOptions): UserService {
       email = canonicalEmail(input.email);
       if (!isValidEmail(email)) throw new AuthError('invalid_request', { description: 'The e-mail address is not valid.' });
     }
-    for (const name of [...(input.roles ?? []), ...(input.permissions ?? [])]) {
-      // Forwarded as comma-separated header values: no commas, spaces or other surprises.
-      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) {
-        throw new AuthError('invalid_request', { description: 'Role and permission names are 1 to 64 of A-Z a-z 0-9 _ . : -.' });
-      }
-    }
+    assertNames([...(input.roles ?? []), ...(input.permissions ?? [])]);
+    const tenant = input.tenant ?? null;
+    if (tenant !== null) assertTenant(tenant);
     await options.policy.assertAcceptable({ password: input.password, username, email });
     // Refuse a taken name before spending a hash on it; the unique index still decides races.
     if (await stores.users.findByUsername(username)) throw new AuthError('username_taken');
@@ -80,7 +98,7 @@ export function createUserService(options: UserServiceOptions): UserService {
       passwordHash: await hasher.hash(input.password),
       roles: [...new Set(input.roles ?? [])],
       permissions: [...new Set(input.permissions ?? [])],
-      tenant: null,
+      tenant,
       createdAt: new Date(clock.now()),
     };
   }
@@ -91,17 +109,18 @@ export function createUserService(options: UserServiceOptions): UserService {
     via: 'register' | 'admin' | 'bootstrap',
     context: EventContext | undefined,
     write: (tx: UserServiceStores & UnitOfWork) => Promise<User | undefined> = (tx) => tx.users.create(user),
+    by?: string,
   ): Promise<User | undefined> {
     return stores.transaction(async (tx) => {
       const created = await write(tx);
-      if (created) await options.events.emitIn(tx, 'user.created', { userId: created.id, roles: created.roles, via }, context);
+      if (created) await options.events.emitIn(tx, 'user.created', { userId: created.id, roles: created.roles, via, ...(by === undefined ? {} : { by }) }, context);
       return created;
     });
   }
 
   return {
-    async create(input, context) {
-      return (await insert(await prepare(input), 'admin', context))!;
+    async create(input, context, by) {
+      return (await insert(await prepare(input), 'admin', context, undefined, by))!;
     },
 
     async register(input, context) {

@@ -1,5 +1,30 @@
 import type { NewUser, User } from './user.js';
 
+/** Where a page of the admin listing resumes: after this user, in (created, id) order. */
+export interface UserCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** A page of the admin listing (GET /admin/users); every filter is optional and they combine. */
+export interface UserListQuery {
+  /** Prefix of the canonical username, or of the lower-cased e-mail. */
+  usernamePrefix?: string;
+  emailPrefix?: string;
+  role?: string;
+  disabled?: boolean;
+  tenant?: string;
+  after?: UserCursor;
+  limit: number;
+}
+
+/** What an admin can change on an account (PATCH /admin/users/:id), besides `disabled`. */
+export interface UserChanges {
+  roles?: string[];
+  permissions?: string[];
+  email?: string | null;
+}
+
 /** Persistence of user accounts. */
 export interface UserStore {
   /**
@@ -31,4 +56,24 @@ export interface UserStore {
   /** Enables or disables sign-in; returns false when the user does not exist. */
   setDisabled(id: string, disabled: boolean, at: Date): Promise<boolean>;
   count(): Promise<number>;
+  /** Users in (created, id) order after `query.after`, at most `query.limit`. A snapshot read. */
+  list(query: UserListQuery): Promise<User[]>;
+  /**
+   * In a transaction: reads the user and locks its row until the transaction ends, so
+   * concurrent changes of one user run one after the other. Undefined for an unknown id.
+   */
+  lockById(id: string): Promise<User | undefined>;
+  /**
+   * In a transaction: the ids of every enabled user with role `admin`, their rows locked until the
+   * transaction ends (in id order, so concurrent callers never deadlock). Of concurrent callers
+   * that each demote one of the last two admins, the later one finds the other already demoted.
+   */
+  lockActiveAdmins(): Promise<string[]>;
+  /**
+   * Changes roles, permissions and e-mail; undefined for an unknown id. Throws AuthError
+   * `email_taken` when the e-mail is another user's, also when a concurrent change wins the race.
+   */
+  update(id: string, changes: UserChanges, at: Date): Promise<User | undefined>;
+  /** Deletes the user (its sessions, refresh tokens and history go with it); false when unknown. */
+  delete(id: string): Promise<boolean>;
 }

@@ -62,6 +62,8 @@ export async function requireAuth(request: FastifyRequest, authenticate: Authent
 export interface AdminGateDeps {
   authenticate: Authenticate;
   events: EventBus;
+  /** Runs before the token check: refuses addresses outside the admin allow list (plugins/ip-rules.ts). */
+  network?: (request: FastifyRequest) => Promise<void>;
 }
 
 /**
@@ -119,6 +121,7 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminGateDeps
     async (admin) => {
       admin.decorate(gatedScope, true);
       admin.addHook('onRequest', async (request) => {
+        await deps.network?.(request);
         admins.set(request, await requireAdmin(request, deps));
       });
       await routes(admin);

@@ -25,6 +25,8 @@ export interface ForwardAuthAnswer {
   body: string;
   /** The same answer as one flat header list, with a last slot for the request id: the fast path's (verify-fast-path.ts), built on its first use. */
   headerList?: string[];
+  /** The security headers `headerList` was built with. */
+  headerListSource?: readonly string[];
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { KeyRing } from '../../keys/key-ring.js';
+import { jwksMaxAgeSeconds } from '../../keys/schedule.js';
 
-/** How long verifiers may cache the JWKS; a new key is published well before it signs. */
-export const jwksMaxAgeSeconds = 300;
+/** How long verifiers may cache the JWKS; a new key is published well before it signs (keys/schedule.ts). */
+export { jwksMaxAgeSeconds };
 
 export interface WellKnownRouteOptions {
   /** TESSERA_ISSUER. */

@@ -10,12 +10,14 @@ import { incidents } from './migrations/006-incidents.js';
 import { auditPending } from './migrations/007-audit-pending.js';
 import { rowCleanup } from './migrations/008-row-cleanup.js';
 import { auditKeyedChain } from './migrations/009-audit-keyed-chain.js';
+import { signingKeySchedule } from './migrations/010-signing-key-schedule.js';
+import { ipRules } from './migrations/011-ip-rules.js';
 
 
 /** Every migration, in order. Append new ones; never edit a released one. */
 export type { Migration };
 
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain, signingKeySchedule, ipRules];
 
 export interface MigrationResult {
   /** The versions this call applied (none when another instance, or an earlier run, did). */

@@ -21,6 +21,11 @@ export interface SessionRow {
 export const sessionColumns =
   'id, user_id, device_name, device_fingerprint, ip, user_agent, amr, created_at, last_active_at, expires_at, revoked_at, revoke_reason';
 
+const qualifiedSessionColumns = sessionColumns
+  .split(', ')
+  .map((column) => `s.${column}`)
+  .join(', ');
+
 export function toSession(row: SessionRow): Session {
   return {
     id: row.id,
@@ -89,6 +94,20 @@ export function sqlSessionStore(db: Queryable): SessionStore {
         [userId, now, idleSince ?? null],
       );
       return rows.map(toSession);
+    },
+
+    async listActive({ now, idleSince, userId, after, limit }) {
+      if (userId !== undefined && !isUuid(userId)) return [];
+      // Timestamps are written from JS dates (milliseconds), so the cursor's instant is exact.
+      const rows = await db.query<SessionRow & { username: string }>(
+        `SELECT ${qualifiedSessionColumns}, u.username FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.revoked_at IS NULL AND s.expires_at > $1 AND s.last_active_at > $2
+           AND ($3::uuid IS NULL OR s.user_id = $3::uuid)
+           AND ($4::timestamptz IS NULL OR (s.created_at, s.id) < ($4::timestamptz, $5::uuid))
+         ORDER BY s.created_at DESC, s.id DESC LIMIT $6`,
+        [now, idleSince, userId ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
+      );
+      return rows.map((row) => ({ session: toSession(row), username: row.username }));
     },
 
     async listExcessByUser(userId, now, keep, except) {

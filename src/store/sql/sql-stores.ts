@@ -1,6 +1,7 @@
 import type { StoreSet, Stores } from '../stores.js';
 import { sqlAuditStore, type SqlAuditStoreOptions } from './audit-store.js';
 import { sqlIncidentStore } from './incident-store.js';
+import { sqlIpRuleStore } from './ip-rule-store.js';
 import { sqlOutboxStore } from './outbox-store.js';
 import type { Db, Queryable } from './db.js';
 import { sqlRefreshTokenStore } from './refresh-token-store.js';
@@ -22,6 +23,7 @@ function bind(db: Queryable, afterCommit: (hook: () => void) => void, auditStore
     signingKeys: sqlSigningKeyStore(db),
     revocations: sqlRevocationStore(db),
     outbox: sqlOutboxStore(db),
+    ipRules: sqlIpRuleStore(db),
   };
 }
 

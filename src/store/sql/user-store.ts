@@ -157,5 +157,81 @@ export function sqlUserStore(db: Queryable): UserStore {
       const rows = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM users');
       return rows[0]?.count ?? 0;
     },
+
+    async list(query) {
+      const values: unknown[] = [];
+      const where: string[] = [];
+      const param = (value: unknown) => `$${values.push(value)}`;
+      // left(…) = prefix rather than LIKE: no wildcard in a typed prefix can mean anything.
+      const prefixes: string[] = [];
+      // The length is counted in SQL (characters), not in JS (UTF-16 units, two for an astral character).
+      if (query.usernamePrefix !== undefined) {
+        const prefix = param(query.usernamePrefix);
+        prefixes.push(`left(username, char_length(${prefix}::text)) = ${prefix}`);
+      }
+      if (query.emailPrefix !== undefined) {
+        const prefix = param(query.emailPrefix);
+        prefixes.push(`left(email, char_length(${prefix}::text)) = ${prefix}`);
+      }
+      if (prefixes.length > 0) where.push(`(${prefixes.join(' OR ')})`);
+      if (query.role !== undefined) where.push(`${param(query.role)} = ANY(roles)`);
+      if (query.disabled !== undefined) where.push(`disabled = ${param(query.disabled)}`);
+      if (query.tenant !== undefined) where.push(`tenant = ${param(query.tenant)}`);
+      if (query.after) where.push(`(created_at, id) > (${param(query.after.createdAt)}, ${param(query.after.id)}::uuid)`);
+      const rows = await db.query<UserRow>(
+        `SELECT ${userColumns} FROM users ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY created_at, id LIMIT ${param(query.limit)}`,
+        values,
+      );
+      return rows.map(toUser);
+    },
+
+    async lockById(id) {
+      if (!isUuid(id)) return undefined;
+      const rows = await db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE id = $1 FOR UPDATE`, [id]);
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    async lockActiveAdmins() {
+      // READ COMMITTED re-checks the condition on a row once its lock is released: a waiter
+      // does not count an admin that the holder demoted or disabled.
+      const rows = await db.query<{ id: string }>(
+        `SELECT id FROM users WHERE 'admin' = ANY(roles) AND NOT disabled ORDER BY id FOR UPDATE`,
+      );
+      return rows.map((row) => row.id);
+    },
+
+    async update(id, changes, at) {
+      if (!isUuid(id)) return undefined;
+      try {
+        const rows = await db.query<UserRow>(
+          `UPDATE users SET
+             roles = CASE WHEN $2 THEN $3::text[] ELSE roles END,
+             permissions = CASE WHEN $4 THEN $5::text[] ELSE permissions END,
+             email = CASE WHEN $6 THEN $7::text ELSE email END,
+             updated_at = $8
+           WHERE id = $1 RETURNING ${userColumns}`,
+          [
+            id,
+            changes.roles !== undefined,
+            changes.roles ?? [],
+            changes.permissions !== undefined,
+            changes.permissions ?? [],
+            changes.email !== undefined,
+            changes.email ?? null,
+            at,
+          ],
+        );
+        return rows[0] ? toUser(rows[0]) : undefined;
+      } catch (error) {
+        return conflict(error);
+      }
+    },
+
+    async delete(id) {
+      if (!isUuid(id)) return false;
+      const rows = await db.query('DELETE FROM users WHERE id = $1 RETURNING id', [id]);
+      return rows.length > 0;
+    },
   };
 }
