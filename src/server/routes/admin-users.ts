@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { UserAdmin } from '../../users/admin.js';
-import type { User } from '../../users/user.js';
+import { toPublicUser, type User } from '../../users/user.js';
 import { adminOf } from '../plugins/auth-context.js';
 import { eventContext } from '../plugins/request-context.js';
 import { errorResponses, NoContent } from '../schemas/common.js';
@@ -15,13 +15,10 @@ import {
   RevokeAllResult,
 } from '../schemas/admin-users.js';
 
+/** The public view (users/user.ts) and what only an admin sees. */
 function adminUserView(user: User) {
   return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    roles: [...user.roles],
-    permissions: [...user.permissions],
+    ...toPublicUser(user),
     tenant: user.tenant,
     disabled: user.disabled,
     created_at: user.createdAt.toISOString(),
