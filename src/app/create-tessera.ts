@@ -8,6 +8,7 @@ import { NotReadyError, openDatabase, openHotState } from './storage.js';
 import { createAccessVerifier, type AccessVerifier } from '../tokens/access-verifier.js';
 import { createAuthenticate, type Authenticate } from '../flows/authenticate.js';
 import { createChangePassword, type ChangePassword } from '../flows/change-password.js';
+import { createConfirmPassword, type ConfirmPassword } from '../flows/confirm-password.js';
 import { createLogin, type Login } from '../flows/login.js';
 import { createPasswordReset, type PasswordReset } from '../flows/password-reset.js';
 import { createMailTransport } from '../outbox/transports.js';
@@ -47,6 +48,9 @@ import type { StoreSet } from '../store/stores.js';
 import { createAccessTokens, type AccessTokens } from '../tokens/access-token.js';
 import { createUserService, type UserService } from '../users/service.js';
 import { createUserAdmin, type UserAdmin } from '../users/admin.js';
+import { createUserImport, type UserImport } from '../users/import.js';
+import { hashHeadPattern } from '../passwords/legacy-hashes.js';
+import { createApiKeyService, type ApiKeyService } from '../api-keys/service.js';
 
 /**
  * A running Tessera: every feature service, wired once. The HTTP layer only calls these; no
@@ -65,10 +69,14 @@ export interface Tessera {
   readonly users: UserService;
   /** User administration (the admin API): list, create, change, disable, unlock, delete. */
   readonly userAdmin: UserAdmin;
+  /** Users with their existing password hashes (POST /admin/users/import, `tessera users import`). */
+  readonly userImport: UserImport;
   readonly sessions: SessionService;
   readonly login: Login;
   readonly protection: LoginProtection;
   readonly changePassword: ChangePassword;
+  /** The current password asked again before an action a stolen access token must not take (minting an API key). */
+  readonly confirmPassword: ConfirmPassword;
   readonly passwordReset: PasswordReset;
   readonly refresh: Refresh;
   readonly authenticate: Authenticate;
@@ -76,6 +84,8 @@ export interface Tessera {
   readonly introspect: Introspect;
   /** RFC 7009: revokes a refresh or access token its holder presents. */
   readonly revokeToken: RevokeToken;
+  /** API keys: made, listed and revoked by their owners and admins; verified for /auth/verify and introspection. */
+  readonly apiKeys: ApiKeyService;
   /** TESSERA_RATE_LIMIT_IP, per client network, shared by every instance. */
   readonly ipRateLimiter: RateLimiter;
   /** Prometheus metrics of this instance (GET /metrics). */
@@ -200,6 +210,12 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
     metrics.watch({ events, revocations, keyRing, stores, hotState });
     const verifier = createAccessVerifier({ tokens, revocations, clock, leewaySeconds, events });
     await warmingUp;
+    // The kinds of imported hashes stored: every verification is padded to the costliest (docs/adr/011).
+    // A measurement that fails does not stop the start: that kind is measured again when a
+    // sign-in meets it (until then its verifications are not padded to it).
+    await hasher.noteStoredHashes(await stores.users.passwordHashHeads(hashHeadPattern)).catch((error: unknown) => {
+      logger?.error({ err: error }, 'imported password hashes: timing their verification failed; padding covers them once measured');
+    });
     const policy = createPasswordPolicy({
       minLength: config.passwordMinLength,
       minScore: config.passwordMinScore,
@@ -245,7 +261,16 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
       binding: config.sessionBinding,
     });
     const protection = createLoginProtection({ hotState, clock, events, config, users: stores.users });
-    const userAdmin = createUserAdmin({ stores, users, revocations, protection, events, clock });
+    const apiKeys = createApiKeyService({
+      stores,
+      events,
+      clock,
+      revocations,
+      limiter: hotState.rateLimiter('api-key', config.apiKeyRateLimit.points, config.apiKeyRateLimit.windowMs / 1000),
+      observe: (outcome) => metrics.observeApiKeyVerification(outcome),
+      onError: (error) => logger?.warn({ err: error }, 'API key last-use write failed'),
+    });
+    const userAdmin = createUserAdmin({ stores, users, revocations, protection, events, clock, apiKeys });
     const ipBlocks = createIpBlocks({ hotState, events, clock, durationMs: config.ipBlockMs, exempt: config.detectionExempt });
     const incidents = createIncidentService({ stores, events, clock, ipBlocks });
     const ipRules = createIpRules({ stores, events, clock, incidents, ipBlocks, onError: (error) => logger?.warn({ err: error }, 'IP rule reload failed') });
@@ -263,6 +288,7 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
     });
     const passwordReset = createPasswordReset({
       stores,
+      apiKeys,
       outbox: stores.outbox,
       transport: createMailTransport(config, logger, () => clock.now()),
       sealer: createSealer(config.secret, 'outbox'),
@@ -299,6 +325,7 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
       revocations,
       users,
       userAdmin,
+      userImport: createUserImport({ stores, hasher, events, clock }),
       sessions,
       login: createLogin({ stores, hasher, sessions, tokens, clock, events, protection }),
       incidents,
@@ -314,10 +341,12 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
       protection,
       passwordReset,
       changePassword: createChangePassword({ stores, hasher, policy, protection, revocations, events, clock }),
+      confirmPassword: createConfirmPassword({ stores, hasher, protection }),
       refresh,
       authenticate: createAuthenticate({ verifier, stores, clock }),
       introspect: createIntrospect({ verifier, sessions }),
       revokeToken: createRevokeToken({ tokens, sessions, revocations }),
+      apiKeys,
       ipRateLimiter: hotState.rateLimiter('ip', config.ipRateLimit.points, config.ipRateLimit.windowMs / 1000),
       auditReader,
       async ready() {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import type { Db } from '../store/sql/db.js';
 import { openPgliteDb } from '../store/sql/pglite-db.js';
 import { openPostgresDb } from '../store/sql/postgres-db.js';
 import { strongPassword } from '../test-support/app.js';
+import { seedDataDir } from '../test-support/cli-databases.js';
 import { databaseUrl, uniqueSchema, withAdminPool } from '../test-support/databases.js';
 import { freePort, runCli, waitForHttp } from '../test-support/process.js';
 
@@ -30,7 +31,11 @@ function targets(cwd: string): Target[] {
   const pglite: Target = {
     name: 'pglite',
     env: { TESSERA_DATA_DIR: join(cwd, 'pglite') },
-    open: () => openPgliteDb({ dataDir: join(cwd, 'pglite', 'pgdata') }),
+    open: () => {
+      // A migrated database to start from, when the run made one: the server's start is not under test.
+      if (!existsSync(join(cwd, 'pglite', 'pgdata'))) seedDataDir(join(cwd, 'pglite', 'pgdata'));
+      return openPgliteDb({ dataDir: join(cwd, 'pglite', 'pgdata') });
+    },
     cleanup: async () => undefined,
   };
   if (!databaseUrl) return [pglite];

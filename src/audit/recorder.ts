@@ -33,6 +33,8 @@ const classification: { [T in SecurityEventType]: (event: Extract<SecurityEvent,
   'user.tokens_revoked': () => ({ outcome: 'success', severity: 'medium' }),
   'user.locked': () => ({ outcome: 'failure', severity: 'medium' }),
   'user.unlocked': () => ({ outcome: 'success', severity: 'info' }),
+  // Medium: many accounts (admins among them) appeared at once, with hashes from elsewhere.
+  'users.imported': () => ({ outcome: 'success', severity: 'medium' }),
   rate_limited: () => ({ outcome: 'failure', severity: 'low' }),
   'access.denied': () => ({ outcome: 'failure', severity: 'low' }),
   'password.changed': () => ({ outcome: 'success', severity: 'info' }),
@@ -47,6 +49,11 @@ const classification: { [T in SecurityEventType]: (event: Extract<SecurityEvent,
   // Medium: a rule opens the admin API to, or shuts every route to, a whole network.
   'ip_rule.created': () => ({ outcome: 'success', severity: 'medium' }),
   'ip_rule.deleted': () => ({ outcome: 'success', severity: 'medium' }),
+  // Medium: a key acts for its owner until revoked, so a reviewer should see each made and revoked.
+  'api_key.created': () => ({ outcome: 'success', severity: 'medium' }),
+  'api_key.revoked': () => ({ outcome: 'success', severity: 'medium' }),
+  // High: the secret of a revoked key is still in someone's hands.
+  'api_key.used_after_revocation': () => ({ outcome: 'failure', severity: 'high' }),
   // Medium: a reviewer should see every change of the key that signs every token.
   'key.rotated': () => ({ outcome: 'success', severity: 'medium' }),
   'audit.pruned': () => ({ outcome: 'info', severity: 'info' }),
@@ -59,7 +66,7 @@ const classification: { [T in SecurityEventType]: (event: Extract<SecurityEvent,
  * past a limit): recorded for the first few per IP and window, counted in metrics and detection
  * always. Without this, the audit log would be the cheapest thing to fill for an attacker.
  */
-const sampledTypes: ReadonlySet<SecurityEventType> = new Set(['rate_limited', 'token.rejected', 'access.denied']);
+const sampledTypes: ReadonlySet<SecurityEventType> = new Set(['rate_limited', 'token.rejected', 'access.denied', 'api_key.used_after_revocation']);
 
 /** Longest text kept from a client-supplied value. */
 const maxTextLength = 512;

@@ -118,7 +118,7 @@ describe('tessera command', () => {
       );
       assert.deepEqual(
         tables.rows.map((row) => row.table_name),
-        ['audit_head_published', 'audit_log', 'audit_pending', 'incidents', 'ip_rules', 'ip_rules_version', 'outbox', 'password_history', 'password_reset_tokens', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
+        ['api_keys', 'audit_head_published', 'audit_log', 'audit_pending', 'incidents', 'ip_rules', 'ip_rules_version', 'outbox', 'password_history', 'password_reset_tokens', 'refresh_tokens', 'revocations', 'sessions', 'signing_keys', 'tessera_migrations', 'users'],
       );
 
       // `tessera audit verify` on that schema: an empty chain, then a chain of two, then a tampered one.

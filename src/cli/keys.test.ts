@@ -31,7 +31,7 @@ describe('tessera keys', () => {
 
   for (const backend of cliDatabases(secret)) {
     it(`lists the keys, rotates once (publish before sign), refuses a second rotation while the key waits, and audits it (${backend.name})`, async () => {
-      const database = await backend.create();
+      const database = await backend.create({ migrated: true });
       const cli = async (args: string[]) => {
         const run = runCli(args, { cwd, env: database.env });
         return { code: await run.exited(60_000), output: run.output() };

@@ -2,6 +2,7 @@ import { openTessera } from '../app/create-tessera.js';
 import { openDatabase } from '../app/storage.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/config.js';
+import type { Db } from '../store/sql/db.js';
 import { sqlStores } from '../store/sql/sql-stores.js';
 import type { KeyView } from '../keys/rotation.js';
 import { UsageError } from './help.js';
@@ -16,11 +17,12 @@ const header = ['KID', 'ALG', 'STATE', 'CREATED', 'ACTIVATES', 'RETIRES', 'PUBLI
 
 /**
  * Opening the key ring with an algorithm other than the servers' would change keys (the signers
- * retired, a new key signing at once, before any verifier has it): a key command run from a shell
- * without the servers' TESSERA_SIGNING_ALG refuses instead.
+ * retired, a new key signing at once, before any verifier has it): a command that opens Tessera
+ * (keys, users) run from a shell without the servers' TESSERA_SIGNING_ALG refuses instead.
  */
-async function refuseOtherAlgorithm(config: Config): Promise<void> {
-  const db = await openDatabase(config);
+export async function refuseOtherAlgorithm(config: Config, open?: Db): Promise<void> {
+  // An open database (the one the command goes on with) is left open.
+  const db = open ?? (await openDatabase(config));
   try {
     // A database not migrated yet has no keys to disagree with: openTessera makes the first one.
     const published = await sqlStores(db)
@@ -31,7 +33,7 @@ async function refuseOtherAlgorithm(config: Config): Promise<void> {
       throw new Error(`TESSERA_SIGNING_ALG is ${config.signingAlg} but the keys sign with ${signing.alg}: set it as the servers have it`);
     }
   } finally {
-    await db.close();
+    if (!open) await db.close();
   }
 }
 

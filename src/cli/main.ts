@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./migrate.js')).migrateCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
+  users: async () => (await import('./users.js')).usersCommand,
 };
 
 const auditCommands = ['verify', 'accept-break', 'rekey', 'export'];
@@ -20,6 +21,8 @@ function commandWords(argv: readonly string[]): string[] {
   const [name, sub] = argv;
   if (name === 'audit' && sub !== undefined && auditCommands.includes(sub)) return [name, sub];
   if (name === 'keys' && (sub === 'list' || sub === 'rotate')) return [name, sub];
+  // Each `users` subcommand that has a help text of its own.
+  if (name === 'users' && sub !== undefined && !sub.startsWith('-') && helpFor([name, sub]) !== undefined) return [name, sub];
   return name === undefined ? [] : [name];
 }
 

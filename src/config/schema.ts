@@ -251,6 +251,12 @@ export const settings = {
     description:
       'Password-reset mails per account from networks it never signed in from, and per account and network it did; more are dropped silently (the answer is still 202) and logged.',
   }),
+  apiKeyRateLimit: setting({
+    variable: 'TESSERA_API_KEY_RATE_LIMIT',
+    default: '600/1m',
+    parse: rateLimit(),
+    description: 'Verifications per API key (`GET`/`POST /auth/verify`, `POST /auth/introspect`), as `<count>/<window>`. Past it, the request is answered 429 `rate_limited` with `Retry-After`.',
+  }),
   /**
    * Where reset messages go: the webhook when set, else SMTP, else the log (development).
    * load.ts adds `smtpRequireStartTls`.

@@ -20,8 +20,8 @@ export interface SecurityEventPayloads {
   'token.revoked': { userId: string; sessionId?: string; tokenType: 'access_token' | 'refresh_token' };
   /** A presented access token failed its signature or structure checks: forged or tampered. */
   'token.rejected': { reason: TokenRejectionReason; endpoint: string };
-  /** `by`: the admin who created it (POST /admin/users). */
-  'user.created': { userId: string; roles: string[]; via: 'register' | 'admin' | 'bootstrap'; by?: string };
+  /** `by`: the admin who created it (POST /admin/users, POST /admin/users/import), or `cli`. */
+  'user.created': { userId: string; roles: string[]; via: 'register' | 'admin' | 'bootstrap' | 'import'; by?: string; disabled?: true };
   /**
    * An admin (`by`) changed the account (PATCH /admin/users/:id): the names of the `changes`
    * (`roles`, `permissions`, `email`, `unlock`), and roles and permissions before and after; never the e-mail.
@@ -47,6 +47,8 @@ export interface SecurityEventPayloads {
    */
   'user.locked': { userId?: string; lockedUntil: number; locks: number; trusted?: 'device' | 'network' };
   'user.unlocked': { userId: string };
+  /** An import of users with their password hashes ended (POST /admin/users/import, `tessera users import`): counts only. */
+  'users.imported': { by: string; created: number; skipped: number; refused: number };
   'rate_limited': { limiter: string };
   'access.denied': { reason: 'forbidden' | 'insufficient_permissions' | 'not_token_owner' | 'ip_blocked'; userId?: string; endpoint: string };
   'password.changed': { userId: string };
@@ -61,6 +63,12 @@ export interface SecurityEventPayloads {
   /** An admin (`by`) added an allow or deny rule (`expiresAt` in ms, or null); its note is not recorded. */
   'ip_rule.created': { ruleId: string; action: 'allow' | 'deny'; cidr: string; expiresAt: number | null; by: string };
   'ip_rule.deleted': { ruleId: string; action: 'allow' | 'deny'; cidr: string; by: string };
+  /** A user made an API key (`expiresAt` in ms, or null); never its name or secret. */
+  'api_key.created': { userId: string; keyId: string; permissions: string[]; expiresAt: number | null };
+  /** A key was deleted by its owner, or by an admin (`by`). */
+  'api_key.revoked': { userId: string; keyId: string; by?: string; reason?: 'password_reset' };
+  /** A deleted key was presented with its right secret. */
+  'api_key.used_after_revocation': { userId: string; keyId: string };
   /** A new signing key `kid` was published; it signs from `activatesAt` (ms), when `previousKid` stops. `by`: admin id, `cli` or `system`. */
   'key.rotated': { kid: string; alg: string; previousKid: string | null; activatesAt: number; by: string };
   'audit.pruned': { throughSeq: number; throughHash: string; removed: number; before: string };
@@ -74,7 +82,7 @@ export interface SecurityEventPayloads {
 }
 
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'user_disabled' | 'locked';
-export type TokenRejectionReason = 'bad_signature' | 'unknown_key' | 'bad_header';
+export type TokenRejectionReason = 'bad_signature' | 'unknown_key' | 'bad_header' | 'api_key_invalid';
 
 export type SecurityEventType = keyof SecurityEventPayloads;
 

@@ -1,16 +1,15 @@
 import type { AuditQueue } from '../audit/store.js';
 import type { Clock } from '../clock.js';
-import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
 import type { ResetTokenStore } from '../passwords/reset-token-store.js';
-import { assertPasswordInput } from '../passwords/rules.js';
 import type { LoginProtection } from '../protection/login-protection.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { Transactional } from '../store/unit-of-work.js';
 import type { UserStore } from '../users/store.js';
+import { createConfirmPassword } from './confirm-password.js';
 
 /** Passwords a change may not reuse: the current one and the four before it (SPEC §4). */
 export const passwordHistorySize = 5;
@@ -44,18 +43,11 @@ export interface ChangePasswordOptions {
  * reset token ends.
  */
 export function createChangePassword(options: ChangePasswordOptions): ChangePassword {
-  const { stores, hasher, policy, protection, revocations, events, clock } = options;
+  const { stores, hasher, policy, revocations, events, clock } = options;
+  const confirmPassword = createConfirmPassword({ stores, hasher, protection: options.protection });
 
   return async function changePassword({ userId, sessionId, currentPassword, newPassword, context }) {
-    assertPasswordInput(currentPassword);
-    const user = await stores.users.findById(userId);
-    if (!user || user.disabled) throw new AuthError('invalid_token', { detail: 'user missing or disabled' });
-    const lane = await protection.sessionLane(userId, sessionId);
-    await protection.assertNotLocked(lane);
-    if (!(await hasher.verify(user.passwordHash, currentPassword))) {
-      await protection.recordFailure(lane, userId, context);
-      throw new AuthError('invalid_credentials', { description: 'The current password is wrong.', detail: 'wrong current password' });
-    }
+    const user = await confirmPassword({ userId, sessionId, password: currentPassword, ...(context ? { context } : {}) });
     const previousHashes = await stores.users.recentPasswordHashes(userId, passwordHistorySize);
     await policy.assertAcceptable({ password: newPassword, username: user.username, email: user.email, previousHashes });
     const hash = await hasher.hash(newPassword);
@@ -65,7 +57,6 @@ export function createChangePassword(options: ChangePasswordOptions): ChangePass
       await tx.resetTokens.endUnusedForUser(userId);
       await events.emitIn(tx, 'password.changed', { userId }, context);
     });
-    await protection.recordSuccess(lane);
 
     // Each ended session is its own change, with its own session.revoked record.
     for (const session of await stores.sessions.listActiveByUser(userId, new Date(clock.now()))) {

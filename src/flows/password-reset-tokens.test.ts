@@ -54,6 +54,25 @@ for (const backend of testBackends()) {
       assert.equal((await signIn(t, 'two-tokens', newPassword)).user.username, 'two-tokens');
     });
 
+    it('revokes every API key of the user: whoever knew the old password could have minted some', async () => {
+      await createUser(t, 'key-holder', { email: 'key-holder@example.com', permissions: ['docs:read'] });
+      const session = await signIn(t, 'key-holder');
+      const keys: string[] = [];
+      for (const name of ['one', 'two']) {
+        const made = await t.app.inject({ method: 'POST', url: '/auth/api-keys', headers: { authorization: `Bearer ${session.access_token}` }, payload: { name, permissions: ['docs:read'], current_password: strongPassword } });
+        assert.equal(made.statusCode, 201, made.body);
+        keys.push((made.json() as { api_key: string }).api_key);
+      }
+      const verify = (key: string) => t.app.inject({ url: '/auth/verify', headers: { 'x-api-key': key } });
+      assert.equal((await verify(keys[0]!)).statusCode, 200);
+      const [token] = (await resetTokens('key-holder', 1)) as [string];
+      assert.equal((await confirm(token, newPassword)).statusCode, 204);
+      for (const key of keys) assert.equal((await verify(key)).statusCode, 401, 'the key ended with the reset');
+      await t.tessera.auditChain.flush();
+      const revoked = await t.db.query<{ details: { reason?: string } }>(`SELECT details FROM audit_log WHERE type = 'api_key.revoked' ORDER BY seq`);
+      assert.deepEqual(revoked.map((row) => row.details.reason), ['password_reset', 'password_reset']);
+    });
+
     it('ends every reset token when the password is changed', async () => {
       await createUser(t, 'changed-instead', { email: 'changed-instead@example.com' });
       const [token] = (await resetTokens('changed-instead', 1)) as [string];

@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { ApiKeyService } from '../api-keys/service.js';
 import type { AuditQueue } from '../audit/store.js';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
@@ -34,6 +35,8 @@ export interface PasswordResetOptions {
   policy: PasswordPolicy;
   protection: LoginProtection;
   revocations: RevocationService;
+  /** A reset ends the user's API keys too: whoever knew the old password could have minted some. */
+  apiKeys: Pick<ApiKeyService, 'revokeAllOf'>;
   events: EventBus;
   clock: Clock;
   limiters: {
@@ -197,6 +200,11 @@ export function createPasswordReset(options: PasswordResetOptions): PasswordRese
         await events.emitIn(tx, 'password.reset', { userId: user.id }, context);
       });
       await options.revocations.revokeAllForUser(user.id, 'password_reset', context);
+      // The password has changed, and the reset is answered so; a key left by a failure here is
+      // logged for the operator (the reset link is used up: the user cannot retry it).
+      await options.apiKeys.revokeAllOf(user.id, 'password_reset', context).catch((error: unknown) => {
+        logger?.error({ err: error, userId: user.id }, 'password reset: the API keys of the user could not all be revoked; revoke them with DELETE /admin/api-keys/:id');
+      });
       // The password has changed: answer so. Lifting the locks needs hot state; if it is down, the
       // user's old locks run out on their own (or an admin lifts them).
       await options.protection.unlock(user.id, context).catch((error: unknown) => {

@@ -50,9 +50,12 @@ export const revocationReasons: ReadonlySet<string> = new Set([
 
 export const tokenTypes: ReadonlySet<string> = new Set(['access_token', 'refresh_token']);
 
-export const rateLimiters: ReadonlySet<string> = new Set(['ip', 'login-ip', 'login-account', 'refresh', 'reset', 'signup']);
+export const rateLimiters: ReadonlySet<string> = new Set(['ip', 'login-ip', 'login-account', 'refresh', 'reset', 'signup', 'api-key']);
 
-export const tokenRejectionReasons: ReadonlySet<string> = new Set(['bad_signature', 'unknown_key', 'bad_header']);
+/** How an API-key verification ended (api-keys/service.ts). */
+export const apiKeyOutcomes: ReadonlySet<string> = new Set(['valid', 'invalid', 'revoked', 'expired', 'rate_limited']);
+
+export const tokenRejectionReasons: ReadonlySet<string> = new Set(['bad_signature', 'unknown_key', 'bad_header', 'api_key_invalid']);
 
 export const accessDeniedReasons: ReadonlySet<string> = new Set(['forbidden', 'insufficient_permissions', 'not_token_owner', 'ip_blocked']);
 

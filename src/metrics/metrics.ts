@@ -1,8 +1,8 @@
-import { Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
 import { registerEventMetrics } from './event-metrics.js';
-import { httpMethods, oneOf, statusLabel } from './labels.js';
+import { apiKeyOutcomes, httpMethods, oneOf, statusLabel } from './labels.js';
 import { registerProcessMetrics } from './process-metrics.js';
 
 /** What the scrape-time gauges read, and the bus the security counters listen to. */
@@ -32,6 +32,11 @@ export interface Metrics {
   requestObserver(method: string, route: string, statusCode: number): (seconds: number) => void;
   /** The duration of one audit append (the recorder's `observe`). */
   observeAuditWrite(seconds: number): void;
+  /**
+   * One API-key verification by outcome (the API-key service's `observe`): not an event, since a
+   * valid verification is recorded nowhere else and happens on every request of a program.
+   */
+  observeApiKeyVerification(outcome: string): void;
   /** Subscribes to the bus and reads the sources at each scrape. Once, after they exist. */
   watch(sources: MetricsSources): void;
   /** Unsubscribes from the bus and stops the event-loop monitor. */
@@ -89,6 +94,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: auditBuckets,
     registers,
   });
+  const apiKeyVerifications = new Counter({
+    name: 'tessera_api_key_verifications_total',
+    help: 'API keys presented to GET/POST /auth/verify and POST /auth/introspect, by outcome (valid, invalid, revoked, expired, rate_limited).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   new Gauge({
     name: 'tessera_revocation_denylist_entries',
     help: 'Entries in the in-memory revocation denylist (tokens, sessions and users revoked within the access-token lifetime).',
@@ -137,6 +148,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     observeAuditWrite(seconds) {
       auditWrites.observe(seconds);
+    },
+    observeApiKeyVerification(outcome) {
+      apiKeyVerifications.inc({ outcome: oneOf(apiKeyOutcomes, outcome) });
     },
     watch(watched) {
       if (sources) throw new Error('metrics are already watching');

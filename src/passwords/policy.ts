@@ -95,7 +95,7 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
       }
       if (breached) throw new AuthError('password_breached');
       for (const hash of previousHashes) {
-        if (await options.hasher.verify(hash, password)) throw new AuthError('password_reused');
+        if (await options.hasher.verifyUnpadded(hash, password)) throw new AuthError('password_reused');
       }
     },
   };

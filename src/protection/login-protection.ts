@@ -75,6 +75,13 @@ export interface LoginProtection {
   isKnownNetwork(userId: string, ip: string | null): Promise<boolean>;
   /** An admin unlock (or a password reset): lifts every lock of the user, every lane included. */
   unlock(userId: string, context?: EventContext): Promise<void>;
+  /**
+   * Until when sign-in naming this user is refused by the lockout: the later lock of the shared
+   * lanes of its username and e-mail (the lanes `unlock` clears), undefined when neither is
+   * locked. Device and network lanes are not counted: they refuse only their own client. Read
+   * only; both lanes read at once.
+   */
+  lockedUntil(user: Pick<User, 'username' | 'email'>): Promise<number | undefined>;
 }
 
 export interface LoginProtectionOptions {
@@ -134,6 +141,14 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
   const identifierLimitKey = (identifierKey: string, ip: string | null) => `${identifierKey}:${networkOf(ip ?? 'unknown')}`;
   const knownNetwork = (owner: string, ip: string | null) => digest(`known-network:${owner}:${networkOf(ip ?? 'unknown')}`);
   const distrusted = (device: DeviceToken) => digest(`distrusted-device:${device.deviceId}`);
+  /** The identifier lanes of an account's username and e-mail, shared by everyone who types them. */
+  function sharedLanes(user: Pick<User, 'username' | 'email'> | undefined): string[] {
+    const identifiers: [IdentifierKind, string | null | undefined][] = [
+      ['username', user?.username],
+      ['email', user?.email],
+    ];
+    return identifiers.flatMap(([kind, canonical]) => (canonical ? [digest(`${kind}:${canonical}`)] : []));
+  }
 
   return {
     identifierKey: (kind, canonical) => digest(`${kind}:${canonical}`),
@@ -221,13 +236,16 @@ export function createLoginProtection(options: LoginProtectionOptions): LoginPro
 
     async unlock(userId, context) {
       const user = await users.findById(userId);
-      const identifiers: [IdentifierKind, string | null | undefined][] = [
-        ['username', user?.username],
-        ['email', user?.email],
-      ];
-      for (const [kind, canonical] of identifiers) if (canonical) await hotState.lockouts.unlock(digest(`${kind}:${canonical}`));
+      for (const key of sharedLanes(user)) await hotState.lockouts.unlock(key);
       await hotState.setUntil(`lockout:${epochKey(userId)}`, clock.now() + epochMs, clock.now());
       await events.emit('user.unlocked', { userId }, context);
+    },
+
+    async lockedUntil(user) {
+      const now = clock.now();
+      const states = await Promise.all(sharedLanes(user).map((key) => hotState.lockouts.get(key, now)));
+      const until = Math.max(0, ...states.map((state) => state.lockedUntil));
+      return until > now ? until : undefined;
     },
   };
 }

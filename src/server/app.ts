@@ -23,6 +23,8 @@ import { adminKeyRoutes } from './routes/admin-keys.js';
 import { adminSessionRoutes } from './routes/admin-sessions.js';
 import { adminStatsRoutes } from './routes/admin-stats.js';
 import { adminUserRoutes } from './routes/admin-users.js';
+import { adminUserImportRoutes } from './routes/admin-users-import.js';
+import { adminApiKeyRoutes, apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectRoutes } from './routes/introspect.js';
@@ -145,8 +147,9 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   });
   await app.register(tokenRoutes, { refresh: tessera.refresh, authenticate, revocations: tessera.revocations, revokeToken: tessera.revokeToken });
   await app.register(sessionRoutes, { authenticate, sessions: tessera.sessions });
-  await app.register(verifyRoutes, { verifier: tessera.verifier });
-  await app.register(introspectRoutes, { authenticate, events, introspect: tessera.introspect });
+  await app.register(apiKeyRoutes, { authenticate, apiKeys: tessera.apiKeys, confirmPassword: tessera.confirmPassword });
+  await app.register(verifyRoutes, { verifier: tessera.verifier, apiKeys: tessera.apiKeys });
+  await app.register(introspectRoutes, { authenticate, events, introspect: tessera.introspect, apiKeys: tessera.apiKeys });
   // Every route under /admin, behind one gate (plugins/auth-context.ts).
   await registerAdminApi(app, { authenticate, events, network: adminNetworkGate({ ipRules: tessera.ipRules, events }) }, async (admin) => {
     await admin.register(adminIncidentRoutes, { incidents: tessera.incidents });
@@ -155,6 +158,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     await admin.register(adminSessionRoutes, { sessions: tessera.sessions });
     await admin.register(adminStatsRoutes, { stats: tessera.stats });
     await admin.register(adminUserRoutes, { users: tessera.userAdmin });
+    await admin.register(adminUserImportRoutes, { userImport: tessera.userImport });
+    await admin.register(adminApiKeyRoutes, { apiKeys: tessera.apiKeys });
     await admin.register(adminAuditRoutes, { audit: tessera.auditReader, verification: tessera.auditVerification, clock: tessera.clock });
     await admin.register(adminEventRoutes, {
       audit: tessera.auditReader,

@@ -32,7 +32,7 @@ export type Fallback = (request: IncomingMessage, response: ServerResponse) => v
  * same status, headers and body as the route, from a header list built once per token. A token
  * verified before is answered at once; a new one once its signature (on the thread pool) and
  * claims hold. Anything else (another URL or method, a query string, no or a malformed bearer
- * token, a refused or revoked token, an Origin under CORS) goes to `fallback`, Fastify, which
+ * token, a refused or revoked token, an Origin under CORS, an X-API-Key header) goes to `fallback`, Fastify, which
  * answers it as always, refusals with their headers, records and events.
  */
 export function createVerifyFastPath(options: VerifyFastPathOptions): (request: IncomingMessage, response: ServerResponse, fallback: Fallback) => void {
@@ -96,6 +96,9 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): (request: 
       } else if (name.length === 12 && name.toLowerCase() === 'x-request-id') {
         if (requestId !== undefined) return false;
         requestId = raw[i + 1]!;
+      } else if (name.length === 9 && name.toLowerCase() === 'x-api-key') {
+        // An API key (with a bearer token too: the route refuses the pair with 400).
+        return false;
       }
     }
     if (authorization === undefined) return false;

@@ -1,3 +1,4 @@
+import type { ApiKeyStore } from '../api-keys/store.js';
 import type { AuditStore } from '../audit/store.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { IpRuleStore } from '../protection/ip-rule-store.js';
@@ -28,6 +29,7 @@ export interface Stores extends UnitOfWork {
   incidents: IncidentStore;
   outbox: OutboxStore;
   ipRules: IpRuleStore;
+  apiKeys: ApiKeyStore;
 }
 
 /** The stores, plus a unit of work: everything done through `tx` commits or rolls back together. */

@@ -21,6 +21,9 @@ const secretShapes: readonly RegExp[] = [
   /[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}/,
   /\$argon2(id|i|d)\$/,
   /\$2[abxy]\$\d\d\$/,
+  // Imported hashes (passwords/legacy-hashes.ts): wrapped, Django and PHC PBKDF2.
+  /\$tessera-wrap\$/,
+  /pbkdf2(_sha1|_sha256|-sha256|-sha512)?\$\d+\$/,
 ];
 
 function collect(value: unknown, into: Set<string>, depth = 0): void {

@@ -29,19 +29,23 @@ export interface CliRun {
  * sets TESSERA_TEST_CLI=dist, so each child starts in about a third of the time tsx needs to
  * compile the sources again; a test file run on its own uses the sources through tsx.
  */
-function cliCommand(): string[] {
+export function cliCommand(): string[] {
   if (process.env.TESSERA_TEST_CLI === 'dist') return [fileURLToPath(new URL('../../dist/cli/entry.js', import.meta.url))];
   // tsx resolved from this repository, since the child runs in a scratch directory.
   return ['--import', import.meta.resolve('tsx'), entry];
 }
 
-/** Runs `tessera <args>` from the sources (or the fresh build), with only the given environment. */
-export function runCli(args: string[], options: { cwd: string; env: Record<string, string> }): CliRun {
+/**
+ * Runs `tessera <args>` from the sources (or the fresh build), with only the given environment;
+ * `input` is written to its stdin (a pipe, then closed), which is otherwise empty.
+ */
+export function runCli(args: string[], options: { cwd: string; env: Record<string, string>; input?: string }): CliRun {
   const child = spawn(process.execPath, [...cliCommand(), ...args], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin?.end(options.input);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,3 +1,4 @@
+import type { ApiKeyService } from '../api-keys/service.js';
 import type { AuditQueue } from '../audit/store.js';
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
@@ -7,7 +8,7 @@ import type { RevocationService, SessionEndingStores } from '../revocation/servi
 import type { Transactional, UnitOfWork } from '../store/unit-of-work.js';
 import { decodeUserCursor, encodeUserCursor } from './cursor.js';
 import { assertNames, assertTenant, type CreateUserInput, type UserService } from './service.js';
-import type { UserChanges, UserStore } from './store.js';
+import type { UserChanges, UserCursor, UserListQuery, UserStore } from './store.js';
 import type { User } from './user.js';
 import { canonicalEmail, canonicalUsername, isValidEmail } from './username.js';
 
@@ -17,6 +18,12 @@ export interface UserListRequest {
   q?: string | undefined;
   role?: string | undefined;
   disabled?: boolean | undefined;
+  /**
+   * Only users whose sign-in the lockout refuses now (true), or only the others (false). Hot
+   * state, not SQL: the listing scans forward at most `lockedScanBudget` users per page, so a page
+   * may hold fewer than `limit` users and still have a next cursor.
+   */
+  locked?: boolean | undefined;
   tenant?: string | undefined;
   cursor?: string | undefined;
   /** 1 to 200; 50 by default. */
@@ -32,17 +39,23 @@ export interface UserPatch {
   unlock?: boolean | undefined;
 }
 
-/** User administration (the admin API): every change is recorded with the admin's id (`by`). */
+/** A user as administration shows it: with its lock state, read from hot state when asked. */
+export interface AdminUser extends User {
+  /** Until when the lockout refuses sign-in naming the user (LoginProtection.lockedUntil); null when it does not. */
+  lockedUntil: Date | null;
+}
+
+/** User administration (the admin API, the CLI): every change is recorded with the actor's id (`by`). */
 export interface UserAdmin {
-  list(request: UserListRequest): Promise<{ users: User[]; nextCursor: string | null }>;
-  create(input: CreateUserInput, by: string, context?: EventContext): Promise<User>;
+  list(request: UserListRequest): Promise<{ users: AdminUser[]; nextCursor: string | null }>;
+  create(input: CreateUserInput, by: string, context?: EventContext): Promise<AdminUser>;
   /** 404 `not_found` for an unknown (or malformed) id. */
-  get(id: string): Promise<User>;
+  get(id: string): Promise<AdminUser>;
   /**
    * Changes roles, permissions, e-mail and `disabled`, and unlocks. 409 `last_admin` when it would
    * leave no enabled admin; disabling revokes every session and token of the user on every instance.
    */
-  update(id: string, patch: UserPatch, by: string, context?: EventContext): Promise<User>;
+  update(id: string, patch: UserPatch, by: string, context?: EventContext): Promise<AdminUser>;
   /** Revokes every session and token of the user, then deletes it; 409 `last_admin` for the last admin. */
   delete(id: string, by: string, context?: EventContext): Promise<void>;
   /** Revokes every session and token of the user; returns how many sessions ended. */
@@ -54,13 +67,17 @@ export interface UserAdminOptions {
   stores: Transactional<SessionEndingStores & { users: UserStore; audit: AuditQueue }>;
   users: Pick<UserService, 'create'>;
   revocations: Pick<RevocationService, 'disableUserIn' | 'enableUserIn' | 'announce' | 'announceEnabled' | 'revokeAllForUser'>;
-  protection: Pick<LoginProtection, 'unlock'>;
+  protection: Pick<LoginProtection, 'unlock' | 'lockedUntil'>;
+  /** Revoke-all ends the user's API keys too. */
+  apiKeys: Pick<ApiKeyService, 'revokeAllOf'>;
   events: EventBus;
   clock: Clock;
 }
 
 export const defaultPageSize = 50;
 export const maxPageSize = 200;
+/** Users one page of a `locked` listing examines at most before answering with what it found. */
+export const lockedScanBudget = 1000;
 
 const notFound = () => new AuthError('not_found', { description: 'No such user.' });
 
@@ -71,6 +88,12 @@ type AdminTx = { users: UserStore; audit: AuditQueue } & UnitOfWork;
 
 export function createUserAdmin(options: UserAdminOptions): UserAdmin {
   const { stores, events, clock, revocations, protection } = options;
+
+  /** The lock state of each user, read at once (at most a page: `maxPageSize`). */
+  async function withLocks(users: User[]): Promise<AdminUser[]> {
+    const until = await Promise.all(users.map((user) => protection.lockedUntil(user)));
+    return users.map((user, i) => ({ ...user, lockedUntil: until[i] === undefined ? null : new Date(until[i]!) }));
+  }
 
   /**
    * Locks the user (and, when the change can take an admin away, every enabled admin first, in
@@ -87,10 +110,39 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
     return user;
   }
 
-  async function get(id: string): Promise<User> {
+  async function get(id: string): Promise<AdminUser> {
     const user = await stores.users.findById(id);
     if (!user) throw notFound();
-    return user;
+    return (await withLocks([user]))[0]!;
+  }
+
+  /**
+   * A page of a `locked` listing: the lock state lives in hot state, not SQL, so users are read in
+   * (created, id) order a batch at a time and kept when they match, until the page is full or
+   * `lockedScanBudget` users were examined; the cursor then points past the last one examined.
+   */
+  async function scanLocked(query: Omit<UserListQuery, 'after' | 'limit'>, after: UserCursor | undefined, limit: number, locked: boolean) {
+    const page: AdminUser[] = [];
+    let examined = 0;
+    let cursor = after;
+    for (;;) {
+      const take = Math.min(maxPageSize, lockedScanBudget - examined);
+      // One more than examined tells whether anything follows the batch.
+      const found = await stores.users.list({ ...query, ...(cursor ? { after: cursor } : {}), limit: take + 1 });
+      const batch = await withLocks(found.slice(0, take));
+      for (const [i, user] of batch.entries()) {
+        examined += 1;
+        if ((user.lockedUntil !== null) === locked) page.push(user);
+        if (page.length === limit) {
+          const more = i < batch.length - 1 || found.length > take;
+          return { users: page, nextCursor: more ? encodeUserCursor(user) : null };
+        }
+      }
+      if (found.length <= take) return { users: page, nextCursor: null };
+      const last = batch[batch.length - 1]!;
+      if (examined >= lockedScanBudget) return { users: page, nextCursor: encodeUserCursor(last) };
+      cursor = { createdAt: last.createdAt, id: last.id };
+    }
   }
 
   return {
@@ -103,19 +155,19 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
       if (request.tenant !== undefined) assertTenant(request.tenant);
       const after = request.cursor === undefined ? undefined : decodeUserCursor(request.cursor);
       const q = request.q;
-      const found = await stores.users.list({
+      const query = {
         ...(q === undefined || q === '' ? {} : { usernamePrefix: canonicalUsername(q), emailPrefix: canonicalEmail(q) }),
         ...(request.role === undefined ? {} : { role: request.role }),
         ...(request.disabled === undefined ? {} : { disabled: request.disabled }),
         ...(request.tenant === undefined ? {} : { tenant: request.tenant }),
-        ...(after ? { after } : {}),
-        limit: limit + 1,
-      });
-      const users = found.slice(0, limit);
+      };
+      if (request.locked !== undefined) return scanLocked(query, after, limit, request.locked);
+      const found = await stores.users.list({ ...query, ...(after ? { after } : {}), limit: limit + 1 });
+      const users = await withLocks(found.slice(0, limit));
       return { users, nextCursor: found.length > limit ? encodeUserCursor(users[users.length - 1]!) : null };
     },
 
-    create: (input, by, context) => options.users.create(input, context, by),
+    create: async (input, by, context) => (await withLocks([await options.users.create(input, context, by)]))[0]!,
 
     get,
 
@@ -184,6 +236,7 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
     async revokeAll(id, by, context) {
       await get(id);
       const sessions = await revocations.revokeAllForUser(id, 'admin', context);
+      await options.apiKeys.revokeAllOf(id, { by }, context);
       await events.emit('user.signed_out', { userId: id, by, sessions }, context);
       return sessions;
     },

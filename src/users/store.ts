@@ -56,6 +56,12 @@ export interface UserStore {
   /** Enables or disables sign-in; returns false when the user does not exist. */
   setDisabled(id: string, disabled: boolean, at: Date): Promise<boolean>;
   count(): Promise<number>;
+  /**
+   * The distinct heads of the stored password hashes: for each hash matching the POSIX regular
+   * expression `pattern` (anchored by the caller), the text its first group matched. Hashes that
+   * do not match are left out. A snapshot read over every user (start-up, not per request).
+   */
+  passwordHashHeads(pattern: string): Promise<string[]>;
   /** Users in (created, id) order after `query.after`, at most `query.limit`. A snapshot read. */
   list(query: UserListQuery): Promise<User[]>;
   /**

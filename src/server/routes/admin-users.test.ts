@@ -13,7 +13,7 @@ import { assertApiError, del, get, postJson, refresh, verifyGet, type SignedIn }
  * audit records with the admin as actor, and bad input (400/404 in the error shape, never a 5xx).
  */
 
-const viewFields = ['created_at', 'disabled', 'email', 'id', 'permissions', 'roles', 'tenant', 'updated_at', 'username'];
+const viewFields = ['created_at', 'disabled', 'email', 'id', 'locked', 'locked_until', 'permissions', 'roles', 'tenant', 'updated_at', 'username'];
 
 interface UserRow {
   id: string;

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { UserAdmin } from '../../users/admin.js';
-import { toPublicUser, type User } from '../../users/user.js';
+import type { AdminUser, UserAdmin } from '../../users/admin.js';
+import { toPublicUser } from '../../users/user.js';
 import { adminOf } from '../plugins/auth-context.js';
 import { eventContext } from '../plugins/request-context.js';
 import { errorResponses, NoContent } from '../schemas/common.js';
@@ -15,12 +15,14 @@ import {
   RevokeAllResult,
 } from '../schemas/admin-users.js';
 
-/** The public view (users/user.ts) and what only an admin sees. */
-function adminUserView(user: User) {
+/** The public view (users/user.ts) and what only an admin sees; also `tessera users list --json`. */
+export function adminUserView(user: AdminUser) {
   return {
     ...toPublicUser(user),
     tenant: user.tenant,
     disabled: user.disabled,
+    locked: user.lockedUntil !== null,
+    locked_until: user.lockedUntil ? user.lockedUntil.toISOString() : null,
     created_at: user.createdAt.toISOString(),
     updated_at: user.updatedAt.toISOString(),
   };
@@ -35,13 +37,14 @@ export async function adminUserRoutes(base: FastifyInstance, { users }: AdminUse
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get('/users', { schema: { querystring: AdminUserListQuery, response: { 200: AdminUserPage, ...errorResponses } } }, async (request) => {
-    const { q, role, disabled, tenant, cursor, limit } = request.query;
+    const { q, role, disabled, locked, tenant, cursor, limit } = request.query;
     const page = await users.list({
       q,
       role,
       tenant,
       cursor,
       disabled: disabled === undefined ? undefined : disabled === 'true',
+      locked: locked === undefined ? undefined : locked === 'true',
       limit: limit === undefined ? undefined : Number(limit),
     });
     return { users: page.users.map(adminUserView), next_cursor: page.nextCursor };

@@ -1,11 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { ApiKeyService } from '../../api-keys/service.js';
+import { AuthError } from '../../errors/auth-error.js';
 import type { Introspect } from '../../flows/introspect.js';
 import { requireAdmin, type AdminGateDeps } from '../plugins/auth-context.js';
+import { eventContext } from '../plugins/request-context.js';
 import { acceptFormBodies } from '../plugins/form-body.js';
 import { errorResponses } from '../schemas/common.js';
 import { RevokeBody } from '../schemas/tokens.js';
+import { authenticateApiKey, presentedApiKey } from './api-keys.js';
+
+/** The permission an API key needs to introspect tokens (SPEC §3). */
+export const introspectPermission = 'tokens:introspect';
 
 const IntrospectionResult = Type.Object(
   {
@@ -29,19 +36,36 @@ const IntrospectionResult = Type.Object(
 
 export interface IntrospectRouteOptions extends AdminGateDeps {
   introspect: Introspect;
+  apiKeys: Pick<ApiKeyService, 'authenticate'>;
+}
+
+/**
+ * RFC 7662 §2.1: the caller must be authorised. An API key holding `tokens:introspect`, else 403;
+ * or an admin by its stored roles, as on every admin route, so a demotion applies at once and
+ * not when the token expires.
+ */
+async function authoriseCaller(request: FastifyRequest, { apiKeys, ...gate }: Omit<IntrospectRouteOptions, 'introspect'>): Promise<void> {
+  const key = presentedApiKey(request);
+  if (key === undefined) {
+    await requireAdmin(request, gate);
+    return;
+  }
+  const identity = await authenticateApiKey(request, apiKeys, key);
+  if (!identity.permissions.includes(introspectPermission)) {
+    await gate.events.emit('access.denied', { reason: 'insufficient_permissions', userId: identity.user.id, endpoint: '/auth/introspect' }, eventContext(request));
+    throw new AuthError('insufficient_permissions', { description: `The API key lacks the permission ${introspectPermission}.` });
+  }
 }
 
 /** POST /auth/introspect (RFC 7662), JSON or form bodies. */
-export async function introspectRoutes(base: FastifyInstance, { introspect, ...gate }: IntrospectRouteOptions): Promise<void> {
+export async function introspectRoutes(base: FastifyInstance, { introspect, ...callers }: IntrospectRouteOptions): Promise<void> {
   await base.register(async (scope) => {
     acceptFormBodies(scope);
     scope.withTypeProvider<TypeBoxTypeProvider>().post(
       '/auth/introspect',
       { schema: { body: RevokeBody, response: { 200: IntrospectionResult, ...errorResponses } } },
       async (request) => {
-        // RFC 7662 §2.1: the caller must be authorised; for now an admin by its stored roles, as on
-        // every admin route, so a demotion applies at once and not when the token expires.
-        await requireAdmin(request, gate);
+        await authoriseCaller(request, callers);
         return introspect({ token: request.body.token, hint: request.body.token_type_hint });
       },
     );

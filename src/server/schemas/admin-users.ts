@@ -15,6 +15,10 @@ export const AdminUserView = Type.Object({
   permissions: Type.Array(Type.String()),
   tenant: Type.Union([Type.String(), Type.Null()]),
   disabled: Type.Boolean(),
+  /** Sign-in naming the user (its username or e-mail) is refused by the lockout now. */
+  locked: Type.Boolean(),
+  /** When that lock ends (ISO); null when not locked. */
+  locked_until: Type.Union([Type.String(), Type.Null()]),
   created_at: Type.String(),
   updated_at: Type.String(),
 });
@@ -26,6 +30,7 @@ export const AdminUserListQuery = Type.Object(
     q: Type.Optional(SafeText(320)),
     role: Type.Optional(Name),
     disabled: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+    locked: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
     tenant: Type.Optional(Name),
     limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
     cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),

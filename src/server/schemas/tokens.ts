@@ -22,9 +22,10 @@ export const RevokeBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** `token` may be absent only when an API key is presented in a header instead (routes/verify.ts). */
 export const VerifyBody = Type.Object(
   {
-    token: TokenText,
+    token: Type.Optional(TokenText),
     required_permissions: Type.Optional(Type.Array(SafeText(128), { maxItems: 64 })),
   },
   { additionalProperties: false },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -29,6 +29,17 @@ describe('embedded data directory lock', () => {
   const root = mkdtempSync(join(tmpdir(), 'tessera-lock-'));
   after(() => rmSync(root, { recursive: true, force: true }));
 
+  /** A data directory made once and copied for each case: the lock is under test, not initdb (~3 s each). */
+  let made: Promise<string> | undefined;
+  async function existingDataDir(dataDir: string): Promise<void> {
+    made ??= (async () => {
+      const first = join(root, 'made-once', 'pgdata');
+      await openPgliteDb({ dataDir: first }).then((db) => db.close());
+      return first;
+    })();
+    cpSync(await made, dataDir, { recursive: true });
+  }
+
   it('refuses a second process (a CLI command while Tessera runs) with one line naming the PID and the directory, exit 1', async () => {
     const dir = join(root, 'held');
     const db = await openPgliteDb({ dataDir: join(dir, 'pgdata') });
@@ -55,6 +66,7 @@ describe('embedded data directory lock', () => {
 
   it('releases the lock when the process exits without closing', async () => {
     const dataDir = join(root, 'exit', 'pgdata');
+    await existingDataDir(dataDir);
     const script = `import { openPgliteDb } from ${JSON.stringify(new URL('./pglite-db.ts', import.meta.url).href)};
 await openPgliteDb({ dataDir: ${JSON.stringify(dataDir)} });
 process.stdout.write('open');
@@ -82,7 +94,7 @@ process.exit(0);`;
     it(`${taken ? 'takes over' : 'refuses'} a lock left by ${name}`, async () => {
       const dataDir = join(root, `stale-${i}`, 'pgdata');
       const before = { nonce: randomUUID(), ...owner() };
-      (await openPgliteDb({ dataDir }).then((db) => db.close()));
+      await existingDataDir(dataDir);
       writeFileSync(`${dataDir}.lock`, JSON.stringify(before));
       if (!taken) {
         await assert.rejects(openPgliteDb({ dataDir }), (error: unknown) => error instanceof DataDirLockedError && message!.test(error.message));

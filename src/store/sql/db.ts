@@ -12,7 +12,7 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres';
-  /** PGlite only: a tarball of the data directory (tests reuse a migrated template). */
+  /** PGlite only: an uncompressed tarball of the data directory (tests reuse a migrated template). */
   dump?(): Promise<Blob>;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;

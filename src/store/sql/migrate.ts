@@ -12,12 +12,13 @@ import { rowCleanup } from './migrations/008-row-cleanup.js';
 import { auditKeyedChain } from './migrations/009-audit-keyed-chain.js';
 import { signingKeySchedule } from './migrations/010-signing-key-schedule.js';
 import { ipRules } from './migrations/011-ip-rules.js';
+import { apiKeys } from './migrations/012-api-keys.js';
 
 
 /** Every migration, in order. Append new ones; never edit a released one. */
 export type { Migration };
 
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain, signingKeySchedule, ipRules];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain, signingKeySchedule, ipRules, apiKeys];
 
 export interface MigrationResult {
   /** The versions this call applied (none when another instance, or an earlier run, did). */

@@ -45,7 +45,8 @@ export async function openPgliteDb(options: PgliteOptions = {}): Promise<Db> {
   let closed = false;
   return {
     kind: 'pglite',
-    dump: () => pg.dumpDataDir('gzip'),
+    // Uncompressed: loading it costs ~0.3 s less CPU than a gzip one (it is only kept in memory or a temp file).
+    dump: () => pg.dumpDataDir('none'),
     query: root.query,
     exec: root.exec,
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),

@@ -1,4 +1,5 @@
 import type { StoreSet, Stores } from '../stores.js';
+import { sqlApiKeyStore } from './api-key-store.js';
 import { sqlAuditStore, type SqlAuditStoreOptions } from './audit-store.js';
 import { sqlIncidentStore } from './incident-store.js';
 import { sqlIpRuleStore } from './ip-rule-store.js';
@@ -24,6 +25,7 @@ function bind(db: Queryable, afterCommit: (hook: () => void) => void, auditStore
     revocations: sqlRevocationStore(db),
     outbox: sqlOutboxStore(db),
     ipRules: sqlIpRuleStore(db),
+    apiKeys: sqlApiKeyStore(db),
   };
 }
 

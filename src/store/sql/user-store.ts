@@ -158,6 +158,11 @@ export function sqlUserStore(db: Queryable): UserStore {
       return rows[0]?.count ?? 0;
     },
 
+    async passwordHashHeads(pattern) {
+      const rows = await db.query<{ head: string }>('SELECT DISTINCT substring(password_hash from $1) AS head FROM users WHERE password_hash ~ $1', [pattern]);
+      return rows.map((row) => row.head);
+    },
+
     async list(query) {
       const values: unknown[] = [];
       const where: string[] = [];
