@@ -161,6 +161,7 @@ const spoofed = {
   'x-permissions': 'orders:read',
   'x-session-id': 'spoofed-session',
   'x-tenant-id': 'spoofed-tenant',
+  'x-auth-method': 'api_key',
   'x-forwarded-for': '203.0.113.7',
 };
 
@@ -263,7 +264,7 @@ for (const backend of testBackends()) {
       assert.equal(seen.headers['x-session-id'], s.session_id);
       // alice has no roles, permissions or tenant: Tessera's values are empty, so nginx sends
       // none of these headers, and the client's copies are dropped as well.
-      for (const name of ['x-roles', 'x-permissions', 'x-tenant-id']) assert.equal(seen.headers[name], undefined, name);
+      for (const name of ['x-roles', 'x-permissions', 'x-tenant-id', 'x-auth-method']) assert.equal(seen.headers[name], undefined, name);
       assert.equal(seen.headers['x-forwarded-for'], '127.0.0.2', 'the client address, not what the client claimed');
     });
 
@@ -310,6 +311,20 @@ for (const backend of testBackends()) {
       assert.equal(seenBy(response).url, '/api/admin/reports');
       assert.equal(seenBy(response).headers['x-user-id'], adminId);
       assert.deepEqual(String(seenBy(response).headers['x-roles']).split(',').sort(), ['admin', 'support']);
+    });
+
+    it("forwards an API key's identity with X-Auth-Method: api_key and no roles, so an admin's key never opens the admin-only location", async () => {
+      const { key } = await t!.tessera.apiKeys.create(adminId, { name: 'reports job', permissions: [] });
+      const response = await send(port, 'GET', '/api/orders', { 'x-api-key': key, ...spoofed });
+      assert.equal(response.status, 200, response.body);
+      const seen = seenBy(response);
+      assert.equal(seen.headers['x-user-id'], adminId);
+      assert.equal(seen.headers['x-auth-method'], 'api_key');
+      assert.equal(seen.headers['x-roles'], undefined, 'a key carries no roles');
+      const before = api!.seen.length;
+      const admin = await send(port, 'GET', '/api/admin/reports', { 'x-api-key': key });
+      assert.equal(admin.status, 403, admin.body);
+      assert.equal(api!.seen.length, before);
     });
 
     it('answers 401 to a token whose session was signed out', async () => {
