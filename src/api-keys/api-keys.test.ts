@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { apiKeyLength, apiKeySecretMatches, generateApiKey, hashApiKeySecret, isApiKeyActive, isValidApiKeyName, parseApiKey } from './api-key.js';
+import { ManualClock } from '../clock.js';
+import type { EventBus } from '../events/bus.js';
+import type { User } from '../users/user.js';
+import { apiKeyLength, apiKeySecretMatches, generateApiKey, hashApiKeySecret, isApiKeyActive, isValidApiKeyName, parseApiKey, type ApiKey } from './api-key.js';
+import { createApiKeyService } from './service.js';
+import type { ApiKeyStore } from './store.js';
 
 /*
  * The API-key format alone: what we issue parses back to its parts, and nothing else parses; the
@@ -107,5 +112,46 @@ describe('API key names', () => {
       'n'.repeat(10 * 1024),
     ];
     for (const name of cases) assert.equal(isValidApiKeyName(name), false, JSON.stringify(name.slice(0, 40)));
+  });
+});
+
+describe('API key service reads', () => {
+  it('reads a key once for concurrent verifications, and keeps nothing read while this instance revoked it', async () => {
+    const issued = generateApiKey();
+    const owner = { id: '00000000-0000-4000-8000-0000000000aa', username: 'owner', roles: [], permissions: ['docs:read'], tenant: null, disabled: false } as unknown as User;
+    let stored: ApiKey = { id: issued.id, userId: owner.id, name: 'n', permissions: ['docs:read'], secretHash: issued.secretHash, createdAt: new Date(0), expiresAt: null, lastUsedAt: new Date(), lastUsedIp: null, revokedAt: null, revokedBy: null };
+    let reads = 0;
+    let release: (() => void) | undefined;
+    const apiKeys = {
+      async findById() {
+        reads += 1;
+        // The row as it was when read; held until released, so the revocation below lands while
+        // this read is in flight.
+        const row = stored;
+        if (release === undefined) await new Promise<void>((resolve) => (release = resolve));
+        return row;
+      },
+      async revoke() {
+        stored = { ...stored, revokedAt: new Date(), revokedBy: owner.id };
+        return stored;
+      },
+      touch: async () => false,
+    } as unknown as ApiKeyStore;
+    const clock = new ManualClock(Date.now());
+    const service = createApiKeyService({
+      stores: { apiKeys, users: { findById: async () => owner, lockById: async () => owner }, audit: {} as never, transaction: async (fn: (tx: unknown) => unknown) => fn({ apiKeys, audit: {} }) } as never,
+      events: { emit: async () => undefined, emitIn: async () => undefined } as unknown as EventBus,
+      clock,
+      limiter: { consume: async () => ({ allowed: true, retryAfterSeconds: 0 }), refund: async () => undefined },
+      revocations: { check: () => undefined },
+    });
+    const first = Array.from({ length: 5 }, () => service.authenticate(issued.key, null));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reads, 1, 'five verifications, one read');
+    await service.revokeOwn(owner.id, issued.id);
+    release!();
+    assert.equal((await Promise.all(first)).length, 5, 'answered from the read that started before the revocation');
+    await assert.rejects(service.authenticate(issued.key, null), (error: unknown) => (error as { code?: string }).code === 'invalid_token', 'nothing of that read was kept');
+    assert.equal(reads, 2);
   });
 });

@@ -133,6 +133,9 @@ interface CachedKey {
 export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyService {
   const { stores, events, clock } = options;
   const cache = new Map<string, CachedKey>();
+  const loading = new Map<string, Promise<CachedKey | undefined>>();
+  /** Revocations made by this instance: a read that saw one happen meanwhile is not cached. */
+  let revokedHere = 0;
   const observe = (outcome: ApiKeyOutcome) => {
     try {
       options.observe?.(outcome);
@@ -171,16 +174,28 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
   }
 
   /** The key and its owner as stored, read at most once per `apiKeyCacheTtlMs` per key. */
-  async function load(id: string, now: number): Promise<CachedKey | undefined> {
+  function load(id: string, now: number): Promise<CachedKey | undefined> {
     const cached = cache.get(id);
-    if (cached && cached.until > now) return cached;
+    if (cached && cached.until > now) return Promise.resolve(cached);
+    // One read at a time per key: when a busy key's entry expires, the requests in flight share it.
+    let pending = loading.get(id);
+    if (!pending) {
+      pending = read(id, now).finally(() => loading.delete(id));
+      loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  async function read(id: string, now: number): Promise<CachedKey | undefined> {
+    const startedAt = revokedHere;
     cache.delete(id);
     const key = await stores.apiKeys.findById(id);
     // Unknown ids are not remembered: an attacker could fill the cache with them.
     if (!key) return undefined;
     const owner = key.revokedAt === null ? await stores.users.findById(key.userId) : undefined;
     const entry = { key, owner, until: now + apiKeyCacheTtlMs };
-    remember(entry);
+    // A revocation on this instance while the rows were read: answer with them once, keep nothing.
+    if (revokedHere === startedAt) remember(entry);
     return entry;
   }
 
@@ -194,7 +209,8 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       return key;
     });
     if (!revoked) throw notFound();
-    // This instance at once; the others within apiKeyCacheTtlMs.
+    // This instance at once (a read in flight keeps nothing); the others within apiKeyCacheTtlMs.
+    revokedHere += 1;
     cache.delete(revoked.id);
   }
 
