@@ -34,4 +34,6 @@ export interface ApiKeyStore {
    * concurrent callers on every instance write it at most once per interval. True when written.
    */
   touch(id: string, at: Date, ip: string | null, notSince: Date): Promise<boolean>;
+  /** Deletes at most `limit` keys revoked or expired before `before` (row clean-up); how many went. */
+  deleteEndedBefore(before: Date, limit: number): Promise<number>;
 }

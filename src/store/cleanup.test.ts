@@ -40,7 +40,7 @@ for (const backend of testBackends()) {
         assert.equal(await count(t, 'password_reset_tokens WHERE user_id = $1', [userId]), 1);
 
         t.clock.advance(cleanupMargins.resetTokenMs - minute);
-        assert.deepEqual(await t.tessera.rowCleanup.sweep(), { outbox: 0, resetTokens: 0, refreshTokens: 0, sessions: 0 }, 'inside every margin');
+        assert.deepEqual(await t.tessera.rowCleanup.sweep(), { outbox: 0, resetTokens: 0, refreshTokens: 0, sessions: 0, apiKeys: 0 }, 'inside every margin');
 
         t.clock.advance(30 * minute + 2 * minute);
         assert.equal((await t.tessera.rowCleanup.sweep()).resetTokens, 1, 'a day after it expired');
@@ -74,7 +74,7 @@ for (const backend of testBackends()) {
         const sessionExists = async (sessionId: string) => (await count(t, 'sessions WHERE id = $1', [sessionId])) === 1;
 
         t.clock.advance(day + cleanupMargins.sessionMs - minute);
-        assert.deepEqual(await t.tessera.rowCleanup.sweep(), { outbox: 0, resetTokens: 0, refreshTokens: 0, sessions: 0 }, 'inside the margin');
+        assert.deepEqual(await t.tessera.rowCleanup.sweep(), { outbox: 0, resetTokens: 0, refreshTokens: 0, sessions: 0, apiKeys: 0 }, 'inside the margin');
         assert.equal(await tokensOf(ended.session_id), 2);
 
         t.clock.advance(2 * minute);
@@ -90,6 +90,26 @@ for (const backend of testBackends()) {
         assert.equal(replay.statusCode, 401);
         const [session] = await t.db.query<{ revoke_reason: string | null }>('SELECT revoke_reason FROM sessions WHERE id = $1', [live.session_id]);
         assert.equal(session?.revoke_reason, 'refresh_token_reused');
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('deletes API keys revoked or expired more than the margin ago, and keeps live ones', async () => {
+      const t = await startTestApp(backend);
+      try {
+        const userId = await createUser(t, 'key-sweeper');
+        const make = (name: string, expiresAt?: string) => t.tessera.apiKeys.create(userId, { name, permissions: [], ...(expiresAt ? { expiresAt } : {}) });
+        const revoked = await make('revoked');
+        await make('expiring', new Date(t.clock.now() + day).toISOString());
+        const live = await make('live');
+        await t.tessera.apiKeys.revokeOwn(userId, revoked.apiKey.id);
+        t.clock.advance(cleanupMargins.apiKeyMs + minute);
+        assert.equal((await t.tessera.rowCleanup.sweep()).apiKeys, 1, 'revoked more than a margin ago; the expired one a day less');
+        t.clock.advance(day + minute);
+        assert.equal((await t.tessera.rowCleanup.sweep()).apiKeys, 1);
+        const left = await t.db.query<{ id: string }>('SELECT id FROM api_keys');
+        assert.deepEqual(left.map((row) => row.id), [live.apiKey.id]);
       } finally {
         await t.close();
       }

@@ -19,6 +19,11 @@ export const cleanupMargins = {
    * capped at it and refresh tokens expire with it, so nothing of the session verifies after it.
    */
   sessionMs: 7 * day,
+  /**
+   * API keys after their revocation or expiry: kept so that presenting one is told apart from an
+   * unknown key (`api_key.used_after_revocation`) for that long, then deleted.
+   */
+  apiKeyMs: 90 * day,
 } as const;
 
 /** Rows one statement deletes at most, and statements one sweep runs at most per table. */
@@ -30,12 +35,14 @@ export interface CleanupResult {
   resetTokens: number;
   refreshTokens: number;
   sessions: number;
+  apiKeys: number;
 }
 
 export interface RowCleanup {
   /**
    * Deletes, in batches, the rows past their margin: finished outbox messages, expired reset
-   * tokens, and sessions past their absolute end with their refresh tokens. Every instance may run
+   * tokens, sessions past their absolute end with their refresh tokens, and API keys long revoked
+   * or expired. Every instance may run
    * it at the same time (each delete skips rows another holds); a sweep stops after
    * `maxBatches` batches per table and the next one carries on.
    */
@@ -63,7 +70,8 @@ export function createRowCleanup(options: { stores: Stores; outbox: OutboxStore;
       // Tokens first: a session goes only once its tokens are gone, so no delete cascades unbounded.
       const refreshTokens = await inBatches((limit) => stores.refreshTokens.deleteOfSessionsExpiredBefore(sessionsBefore, limit));
       const sessions = await inBatches((limit) => stores.sessions.deleteExpiredBefore(sessionsBefore, limit));
-      return { outbox: outboxCount, resetTokens, refreshTokens, sessions };
+      const apiKeys = await inBatches((limit) => stores.apiKeys.deleteEndedBefore(new Date(now - cleanupMargins.apiKeyMs), limit));
+      return { outbox: outboxCount, resetTokens, refreshTokens, sessions, apiKeys };
     },
   };
 }

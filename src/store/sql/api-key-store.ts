@@ -69,6 +69,16 @@ export function sqlApiKeyStore(db: Queryable): ApiKeyStore {
       );
       return rows.map(toApiKey);
     },
+    async deleteEndedBefore(before, limit) {
+      const rows = await db.query(
+        `DELETE FROM api_keys WHERE id IN (
+           SELECT id FROM api_keys WHERE revoked_at < $1 OR expires_at < $1
+           LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id`,
+        [before, limit],
+      );
+      return rows.length;
+    },
     async revoke(id, at, by, userId) {
       if (!isUuid(id) || (userId !== undefined && !isUuid(userId))) return undefined;
       const rows = await db.query<ApiKeyRow>(
