@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext, LoginFailureReason } from '../events/bus.js';
-import type { PasswordHasher } from '../passwords/hasher.js';
+import { provesWholePassword, type PasswordHasher } from '../passwords/hasher.js';
 import type { AttemptLane, LoginProtection } from '../protection/login-protection.js';
 import { assertPasswordInput } from '../passwords/rules.js';
 import type { DeviceInfo, SessionService } from '../sessions/service.js';
@@ -68,7 +68,7 @@ export function createLogin(options: LoginOptions): Login {
 
   /** Imported bcrypt hashes (and argon2id with older costs) become current argon2id on sign-in. */
   async function rehashIfNeeded(user: User, password: string): Promise<void> {
-    if (!hasher.needsRehash(user.passwordHash)) return;
+    if (!hasher.needsRehash(user.passwordHash) || !provesWholePassword(user.passwordHash, password)) return;
     await stores.users.updatePasswordHash(user.id, await hasher.hash(password), new Date(clock.now()), false);
   }
 

@@ -15,6 +15,20 @@ export const argon2Params = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } 
 const argon2Prefix = `$argon2id$v=19$m=${argon2Params.memoryCost},t=${argon2Params.timeCost},p=${argon2Params.parallelism}$`;
 const bcryptPattern = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
+/** bcrypt reads only this many bytes of a password; the rest never changes its result. */
+const bcryptPasswordBytes = 72;
+
+/**
+ * Whether a successful verification of `password` against `hash` proves the password itself, or
+ * only its first 72 bytes (a bcrypt hash, wrapped or not, and a longer password). Rehashing in the
+ * second case would make the typed password, tail and all, the only one that works from then on:
+ * a user who mistyped after byte 72 would be locked out of the password they set.
+ */
+export function provesWholePassword(hash: string, password: string): boolean {
+  const bcrypt = hash.startsWith('$2') || hash.startsWith('$tessera-wrap$bcrypt$');
+  return !bcrypt || Buffer.byteLength(password, 'utf8') <= bcryptPasswordBytes;
+}
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /**

@@ -105,6 +105,19 @@ for (const backend of testBackends()) {
       ]);
     });
 
+    it('keeps a bcrypt hash after a sign-in with a password over 72 bytes: bcrypt proved only its first 72', async () => {
+      const { hash } = await import('@node-rs/bcrypt');
+      const password = `${'long passphrase '.repeat(5)}tail as set`;
+      assert.ok(Buffer.byteLength(password) > 72);
+      const report = reportOf(await postLines(t, lines([{ username: 'long-bcrypt', password_hash: await hash(password, 5) }]), { token: admin.access_token }), 'import');
+      assert.equal(report.created, 1);
+      const typed = `${password.slice(0, 72)}another tail`;
+      assert.equal((await login(t, { username: 'long-bcrypt', password: typed })).statusCode, 200, 'bcrypt reads 72 bytes');
+      const stored = (await t.stores.users.findByUsername('long-bcrypt'))!.passwordHash;
+      assert.match(stored, /^\$tessera-wrap\$bcrypt\$/, 'not rehashed from a password that may differ after byte 72');
+      assert.equal((await signIn(t, 'long-bcrypt', password)).user.username, 'long-bcrypt', 'the password as set still works');
+    });
+
     it('imports the good lines of a file with broken ones and reports the rest (text/plain too)', async () => {
       const text = lines([
         { username: 'good-1', password_hash: users[0].password_hash },
