@@ -54,7 +54,12 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
     });
   };
   const client = connect({ ...common, enableOfflineQueue: false });
-  const subscriber = connect({ ...common, enableOfflineQueue: true });
+  // A single Redis: autoResubscribe off. ioredis re-subscribes after a reconnect without handling
+  // the promise, so a close while that SUBSCRIBE was in flight rejected it unhandled ("Connection
+  // is closed.", which ends the process); the 'ready' handler below subscribes again itself. A
+  // Cluster re-subscribes through its own subscriber connection.
+  const resubscribeHere = !options.cluster;
+  const subscriber = connect({ ...common, enableOfflineQueue: true, ...(resubscribeHere ? { autoResubscribe: false } : {}) });
   const channel = `${options.prefix}:revocations`;
   const subscribers = new Set<HotStateSubscriber>();
   for (const connection of [client, subscriber]) connection.on('error', (error: Error) => options.onError?.(error));
@@ -75,10 +80,22 @@ export async function createRedisHotState(options: RedisHotStateOptions): Promis
   subscriber.on('ready', () => {
     if (closing) return;
     for (const s of subscribers) s.resync();
-    // Once more after the channel is surely subscribed again, for messages sent in between.
-    setTimeout(() => {
-      if (!closing) for (const s of subscribers) s.resync();
-    }, 1000).unref();
+    if (!resubscribeHere) {
+      // Once more after the channel is surely subscribed again, for messages sent in between.
+      setTimeout(() => {
+        if (!closing) for (const s of subscribers) s.resync();
+      }, 1000).unref();
+      return;
+    }
+    subscriber.subscribe(channel).then(
+      // Once more now that the channel is subscribed again, for messages sent in between.
+      () => {
+        if (!closing) for (const s of subscribers) s.resync();
+      },
+      (error: Error) => {
+        if (!closing) options.onError?.(error);
+      },
+    );
   });
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;
