@@ -4,11 +4,9 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { ManualClock } from '../clock.js';
 import { sqlStores } from '../store/sql/sql-stores.js';
 import { testSecret } from '../test-support/config.js';
-import type { Db } from '../store/sql/db.js';
-import { startTestApp, type TestApp } from '../test-support/app.js';
-import { testBackends, type TestBackend } from '../test-support/databases.js';
+import { startTestApp, startTwoInstances, type TestApp } from '../test-support/app.js';
+import { testBackends } from '../test-support/databases.js';
 import { day, minute } from '../test-support/fixtures.js';
-import { uniquePrefix } from '../test-support/hot-state.js';
 import { get } from '../test-support/tokens.js';
 import { KeyRing } from './key-ring.js';
 import { keyReloadIntervalMs, publishBeforeSignMs } from './schedule.js';
@@ -23,24 +21,6 @@ import { createSealer } from './sealer.js';
  */
 
 const subject = { userId: '00000000-0000-4000-8000-000000000001', sessionId: '00000000-0000-4000-8000-000000000002', username: 'sim', roles: [], permissions: [], amr: ['pwd'], tenant: null };
-
-/** Two instances on one database (PGlite is one process's database: the second shares it). */
-async function twoInstances(backend: TestBackend, clock: ManualClock): Promise<{ a: TestApp; b: TestApp; close(): Promise<void> }> {
-  const database = backend.name === 'postgres' ? await backend.open() : undefined;
-  const prefix = backend.name === 'postgres' ? uniquePrefix() : undefined;
-  const a = await startTestApp(backend, { clock, ...(database ? { db: database.db } : {}), ...(prefix ? { hotStatePrefix: prefix } : {}) });
-  const shared: Db = { kind: a.db.kind, query: (sql, params) => a.db.query(sql, params), exec: (sql) => a.db.exec(sql), transaction: (fn) => a.db.transaction(fn), ping: () => a.db.ping(), close: async () => undefined };
-  const b = await startTestApp(backend, { clock, db: database ? database.reopen!() : shared, ...(prefix ? { hotStatePrefix: prefix } : {}) });
-  return {
-    a,
-    b,
-    async close() {
-      await b.close();
-      await a.close();
-      await database?.cleanup();
-    },
-  };
-}
 
 /** What app/background.ts does on each key tick. */
 async function tick(t: TestApp): Promise<boolean> {
@@ -79,7 +59,7 @@ for (const backend of testBackends()) {
       const start = Date.UTC(2031, 0, 1);
       const end = start + 365 * day;
       const clock = new ManualClock(start);
-      const { a, b, close } = await twoInstances(backend, clock);
+      const { a, b, close } = await startTwoInstances(backend, { clock });
       try {
         const instances = [a, b];
         const intervalMs = a.config.keyRotationMs;
@@ -219,7 +199,7 @@ for (const backend of testBackends()) {
 
     it('of two instances rotating at once, exactly one makes a new key', async () => {
       const clock = new ManualClock(Date.UTC(2031, 0, 1));
-      const { a, b, close } = await twoInstances(backend, clock);
+      const { a, b, close } = await startTwoInstances(backend, { clock });
       try {
         const before = (await a.tessera.keyRotation.list()).length;
         assert.deepEqual(await Promise.all([a.tessera.keyRotation.rotateIfDue(), b.tessera.keyRotation.rotateIfDue()]), [false, false], 'not due');

@@ -10,7 +10,7 @@ import type { HotState } from '../store/hot/hot-state.js';
 import type { StoreSet } from '../store/stores.js';
 import { testConfig } from './config.js';
 import type { TestBackend } from './databases.js';
-import { openTestHotState } from './hot-state.js';
+import { openTestHotState, uniquePrefix } from './hot-state.js';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -84,6 +84,29 @@ export async function startTestApp(backend: TestBackend, options: TestAppOptions
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * Two instances over one database, as behind a load balancer: on PostgreSQL two connection pools
+ * on one schema with one Redis prefix; PGlite being one process's database, the second shares the
+ * first's (and leaves closing it to the first). `close` ends both and drops the database.
+ */
+export async function startTwoInstances(backend: TestBackend, options: { clock?: ManualClock } = {}): Promise<{ a: TestApp; b: TestApp; close(): Promise<void> }> {
+  const database = backend.name === 'postgres' ? await backend.open() : undefined;
+  const prefix = backend.name === 'postgres' ? uniquePrefix() : undefined;
+  const common = { ...(options.clock ? { clock: options.clock } : {}), ...(prefix ? { hotStatePrefix: prefix } : {}) };
+  const a = await startTestApp(backend, { ...common, ...(database ? { db: database.db } : {}) });
+  const shared: Db = { kind: a.db.kind, query: (sql, params) => a.db.query(sql, params), exec: (sql) => a.db.exec(sql), transaction: (fn) => a.db.transaction(fn), ping: () => a.db.ping(), close: async () => undefined };
+  const b = await startTestApp(backend, { ...common, db: database ? database.reopen!() : shared });
+  return {
+    a,
+    b,
+    async close() {
+      await b.close();
+      await a.close();
+      await database?.cleanup();
+    },
+  };
 }
 
 export const strongPassword = 'correct horse battery staple';

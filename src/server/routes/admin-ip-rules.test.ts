@@ -3,10 +3,8 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { ipRulePollIntervalMs } from '../../protection/ip-rules.js';
-import type { Db } from '../../store/sql/db.js';
-import { createUser, signIn, startTestApp, strongPassword, type TestApp } from '../../test-support/app.js';
+import { createUser, signIn, startTestApp, startTwoInstances, strongPassword, type TestApp } from '../../test-support/app.js';
 import { testBackends } from '../../test-support/databases.js';
-import { uniquePrefix } from '../../test-support/hot-state.js';
 import { assertApiError, del, get, postJson } from '../../test-support/tokens.js';
 
 interface RuleBody {
@@ -311,12 +309,7 @@ for (const backend of testBackends()) {
 
     it('reaches a second instance at its next poll (every second)', async () => {
       assert.ok(ipRulePollIntervalMs <= 1000);
-      const database = backend.name === 'postgres' ? await backend.open() : undefined;
-      const prefix = backend.name === 'postgres' ? uniquePrefix() : undefined;
-      const a = await startTestApp(backend, { ...(database ? { db: database.db } : {}), ...(prefix ? { hotStatePrefix: prefix } : {}) });
-      // PGlite is one process's database: the second instance shares it (and leaves closing it to the first).
-      const shared: Db = { kind: a.db.kind, query: (sql, params) => a.db.query(sql, params), exec: (sql) => a.db.exec(sql), transaction: (fn) => a.db.transaction(fn), ping: () => a.db.ping(), close: async () => undefined };
-      const b = await startTestApp(backend, { db: database ? database.reopen!() : shared, ...(prefix ? { hotStatePrefix: prefix } : {}) });
+      const { a, b, close } = await startTwoInstances(backend);
       try {
         const { token } = await adminOf(a);
         const created = await addRule(a, token, { action: 'deny', cidr: '203.0.113.0/24' });
@@ -329,9 +322,7 @@ for (const backend of testBackends()) {
         await b.tessera.ipRules.poll();
         assert.equal((await loginFrom(b, '203.0.113.1')).statusCode, 200);
       } finally {
-        await b.close();
-        await a.close();
-        await database?.cleanup();
+        await close();
       }
     });
   });

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { apiKeyCacheTtlMs } from '../../api-keys/service.js';
-import type { Db } from '../../store/sql/db.js';
-import { createUser, signIn, startTestApp, strongPassword, type TestApp } from '../../test-support/app.js';
+import { createUser, signIn, startTestApp, startTwoInstances, strongPassword, type TestApp } from '../../test-support/app.js';
 import { testBackends } from '../../test-support/databases.js';
-import { uniquePrefix } from '../../test-support/hot-state.js';
 import { counter, parseExposition } from '../../test-support/metrics.js';
 import { assertApiError, del, get, postJson, type Json } from '../../test-support/tokens.js';
 
@@ -436,12 +434,7 @@ for (const backend of testBackends()) {
   describe(`API keys on two instances (${backend.name})`, () => {
     it('refuses a deleted key, an expired key and a disabled owner on a second instance within 1 s', async () => {
       assert.ok(apiKeyCacheTtlMs <= 1000);
-      const database = backend.name === 'postgres' ? await backend.open() : undefined;
-      const prefix = backend.name === 'postgres' ? uniquePrefix() : undefined;
-      const a = await startTestApp(backend, { ...(database ? { db: database.db } : {}), ...(prefix ? { hotStatePrefix: prefix } : {}) });
-      // PGlite is one process's database: the second instance shares it (and leaves closing it to the first).
-      const shared: Db = { kind: a.db.kind, query: (sql, params) => a.db.query(sql, params), exec: (sql) => a.db.exec(sql), transaction: (fn) => a.db.transaction(fn), ping: () => a.db.ping(), close: async () => undefined };
-      const b = await startTestApp(backend, { db: database ? database.reopen!() : shared, ...(prefix ? { hotStatePrefix: prefix } : {}) });
+      const { a, b, close } = await startTwoInstances(backend);
       try {
         await createUser(a, 'two-admin', { roles: ['admin'] });
         const ownerId = await createUser(a, 'two-owner', { permissions: ['docs:read'] });
@@ -465,9 +458,7 @@ for (const backend of testBackends()) {
         assertApiError(await get(b, '/auth/verify', withKey(kept.api_key)), 401, 'invalid_token', 'disabled owner on B within 1 s');
         assertApiError(await get(a, '/auth/verify', withKey(kept.api_key)), 401, 'invalid_token', 'disabled owner on A');
       } finally {
-        await b.close();
-        await a.close();
-        await database?.cleanup();
+        await close();
       }
     });
   });
