@@ -143,7 +143,7 @@ describe('API key service reads', () => {
       events: { emit: async () => undefined, emitIn: async () => undefined } as unknown as EventBus,
       clock,
       limiter: { consume: async () => ({ allowed: true, retryAfterSeconds: 0 }), refund: async () => undefined },
-      revocations: { check: () => undefined },
+      revocations: { check: () => undefined, isApiKeyRevoked: () => false, revokeApiKeyIn: async () => [], announce: async () => undefined },
     });
     const first = Array.from({ length: 5 }, () => service.authenticate(issued.key, null));
     await new Promise((resolve) => setImmediate(resolve));

@@ -3,7 +3,8 @@ import type { Clock } from '../clock.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { EventBus, EventContext } from '../events/bus.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
-import type { RevocationSubject, RevokedReason } from '../revocation/revocation-cache.js';
+import type { RevocationService } from '../revocation/service.js';
+import type { RevocationStore } from '../revocation/revocation.js';
 import type { RateLimiter } from '../store/hot/ports.js';
 import type { Transactional } from '../store/unit-of-work.js';
 import type { UserStore } from '../users/store.js';
@@ -80,13 +81,16 @@ export interface ApiKeyService {
 }
 
 export interface ApiKeyServiceOptions {
-  stores: Transactional<{ apiKeys: ApiKeyStore; users: Pick<UserStore, 'findById' | 'lockById'>; audit: AuditQueue }>;
+  stores: Transactional<{ apiKeys: ApiKeyStore; users: Pick<UserStore, 'findById' | 'lockById'>; audit: AuditQueue; revocations: RevocationStore }>;
   events: EventBus;
   clock: Clock;
   /** TESSERA_API_KEY_RATE_LIMIT, per key. */
   limiter: RateLimiter;
-  /** The revocation state every instance shares: a disabled owner is refused at once. */
-  revocations: { check(token: RevocationSubject): RevokedReason | undefined };
+  /**
+   * The revocation state every instance shares: a disabled owner, and a key revoked on any
+   * instance, are refused at once; a revocation here is recorded and announced through it.
+   */
+  revocations: Pick<RevocationService, 'check' | 'isApiKeyRevoked' | 'revokeApiKeyIn' | 'announce'>;
   /** Counts each verification (metrics). */
   observe?: (outcome: ApiKeyOutcome) => void;
   /** A failed last-used write: logged, never failing the request. */
@@ -176,7 +180,8 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
   /** The key and its owner as stored, read at most once per `apiKeyCacheTtlMs` per key. */
   function load(id: string, now: number): Promise<CachedKey | undefined> {
     const cached = cache.get(id);
-    if (cached && cached.until > now) return Promise.resolve(cached);
+    // A revocation heard from another instance voids what was read before it.
+    if (cached && cached.until > now && (cached.key.revokedAt !== null || !options.revocations.isApiKeyRevoked(id))) return Promise.resolve(cached);
     // One read at a time per key: when a busy key's entry expires, the requests in flight share it.
     let pending = loading.get(id);
     if (!pending) {
@@ -206,12 +211,14 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       const key = await tx.apiKeys.revoke(keyId, at, by, owner);
       if (!key) return undefined;
       await events.emitIn(tx, 'api_key.revoked', { userId: key.userId, keyId: key.id, ...(owner === undefined ? { by } : {}), ...(reason ? { reason } : {}) }, context);
-      return key;
+      return { key, pending: await options.revocations.revokeApiKeyIn(tx, key.id, at.getTime()) };
     });
     if (!revoked) throw notFound();
-    // This instance at once (a read in flight keeps nothing); the others within apiKeyCacheTtlMs.
+    // This instance at once (a read in flight keeps nothing); the others as soon as the fan-out
+    // reaches them, and within apiKeyCacheTtlMs should it not.
     revokedHere += 1;
-    cache.delete(revoked.id);
+    cache.delete(revoked.key.id);
+    await options.revocations.announce(revoked.pending);
   }
 
   async function touch(entry: CachedKey, ip: string | null, now: number): Promise<void> {

@@ -37,6 +37,7 @@ import { createPasswordHasher } from '../passwords/hasher.js';
 import { createPasswordPolicy } from '../passwords/policy.js';
 import { createLoginProtection, type LoginProtection } from '../protection/login-protection.js';
 import { createRevocationService, type RevocationService } from '../revocation/service.js';
+import { createRevocationFeed, type RevocationFeed } from '../revocation/feed.js';
 import { createRefresh, type Refresh } from '../flows/refresh.js';
 import { createSessionService, type SessionService } from '../sessions/service.js';
 import type { HotState } from '../store/hot/hot-state.js';
@@ -66,6 +67,8 @@ export interface Tessera {
   readonly tokens: AccessTokens;
   readonly verifier: AccessVerifier;
   readonly revocations: RevocationService;
+  /** The revocation state as a numbered feed: GET /auth/revocations streams it to verifiers. */
+  readonly revocationFeed: RevocationFeed;
   readonly users: UserService;
   /** User administration (the admin API): list, create, change, disable, unlock, delete. */
   readonly userAdmin: UserAdmin;
@@ -313,6 +316,7 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
     const hot = hotState;
     const auditReader = createAuditReader({ audit: stores.audit, chain: background.auditChain });
 
+    const revocationFeed = createRevocationFeed({ revocations });
     const tessera: Tessera = {
       config,
       clock,
@@ -323,6 +327,7 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
       metrics,
       verifier,
       revocations,
+      revocationFeed,
       users,
       userAdmin,
       userImport: createUserImport({ stores, hasher, events, clock }),
@@ -365,6 +370,7 @@ export async function openTessera(config: Config, deps: TesseraDeps = {}): Promi
         stats.stop();
         await detection.settled();
         await passwordReset.settled();
+        revocationFeed.stop();
         revocations.stop();
         await hot.close();
         await stores.close();

@@ -38,4 +38,26 @@ describe('revocation cache', () => {
     cache.prune(9_000_000);
     assert.equal(cache.size, 0);
   });
+
+  it('says whether a change changed anything, holds API keys, and lists what is in force', () => {
+    const cache = new RevocationCache();
+    const sid = { type: 'revoked', revocation: { kind: 'sid', subject: 's1', at: 10, expiresAt: 1_000 } } as const;
+    assert.equal(cache.apply(sid), true);
+    assert.equal(cache.apply(sid), false, 'the same again');
+    assert.equal(cache.apply({ type: 'revoked', revocation: { ...sid.revocation, expiresAt: 900 } }), false, 'an earlier expiry');
+    assert.equal(cache.apply({ type: 'revoked', revocation: { ...sid.revocation, expiresAt: 2_000 } }), true, 'a later expiry');
+    assert.equal(cache.apply({ type: 'revoked', revocation: { kind: 'api_key', subject: 'k1', at: 10, expiresAt: 1_000 } }), true);
+    assert.equal(cache.isApiKeyRevoked('k1', 999), true);
+    assert.equal(cache.isApiKeyRevoked('k1', 1_000), false, 'expired');
+    assert.equal(cache.check({ ...token, jti: 'k1', sid: 'k1', sub: 'k1' }, 500), undefined, 'a key id never revokes a token');
+    assert.equal(cache.apply({ type: 'revoked', revocation: { kind: 'user', subject: 'u1', at: 5_000, expiresAt: 9_000 } }), true);
+    assert.equal(cache.apply({ type: 'revoked', revocation: { kind: 'user', subject: 'u1', at: 4_000, expiresAt: 9_000 } }), false);
+    assert.equal(cache.apply({ type: 'enabled', userId: 'u9' }), false, 'nobody to enable');
+    assert.equal(cache.apply({ type: 'revoked', revocation: { kind: 'future' as never, subject: 'x', at: 1, expiresAt: 9_000 } }), false, 'an unknown kind is ignored');
+    assert.deepEqual(
+      [...cache.entries(1_500)].map(({ kind, subject, expiresAt }) => [kind, subject, expiresAt]),
+      [['sid', 's1', 2_000], ['user', 'u1', 9_000]],
+    );
+    assert.equal([...cache.entries(1_500)].find((entry) => entry.kind === 'user')!.at, 5_000);
+  });
 });

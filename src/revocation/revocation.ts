@@ -3,11 +3,16 @@
  * - `jti`: that one token;
  * - `sid`: every token of that session;
  * - `user`: every token of that user issued before `at` (revoke-all);
- * - `disabled`: every token of that user while disabled.
+ * - `disabled`: every token of that user while disabled;
+ * - `api_key`: that API key (its id), so a verifier caching API-key checks drops it at once.
  * Each lives until `expiresAt`, when every token it can affect has expired anyway.
  */
+export const revocationKinds = ['jti', 'sid', 'user', 'disabled', 'api_key'] as const;
+
+export type RevocationKind = (typeof revocationKinds)[number];
+
 export interface Revocation {
-  kind: 'jti' | 'sid' | 'user' | 'disabled';
+  kind: RevocationKind;
   subject: string;
   /** Milliseconds since the epoch. */
   at: number;

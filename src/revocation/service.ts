@@ -79,6 +79,21 @@ export interface RevocationService {
   announceEnabled(userId: string): Promise<void>;
   /** Applies committed revocations here and fans them out to every instance. */
   announce(revocations: PendingRevocations): Promise<void>;
+  /**
+   * Inside a transaction: records an API key's revocation (the key row is the caller's), so every
+   * instance and stream subscriber refuses it at once. Returns what to `announce` after the commit.
+   */
+  revokeApiKeyIn(tx: Pick<RevocationTransaction, 'revocations'>, keyId: string, at: number): Promise<PendingRevocations>;
+  /** Whether an API key's revocation is known here. In-process, no I/O. */
+  isApiKeyRevoked(keyId: string): boolean;
+  /**
+   * Hears every change to this process's revocation state, whichever way it came (this instance,
+   * the fan-out, a resync from SQL), once, and only when it changed something: the revocation
+   * stream's feed. Returns the unsubscribe function.
+   */
+  onChange(listener: (change: RevocationChange) => void): () => void;
+  /** Every revocation in force now (a stream's snapshot). */
+  entries(): Iterable<Revocation>;
   /** Number of entries in force in this process (metrics). */
   readonly size: number;
 }
@@ -89,15 +104,28 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
   const lifetime = options.accessTtlMs + options.leewayMs + 1000;
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const listeners = new Set<(change: RevocationChange) => void>();
+
+  function apply(change: RevocationChange): void {
+    if (!cache.apply(change)) return;
+    for (const listener of listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        logger?.error({ err: error }, 'revocation listener failed');
+      }
+    }
+  }
 
   async function resync(): Promise<void> {
     const now = clock.now();
-    cache.load(await stores.revocations.listActive(new Date(now)));
+    // Entry by entry through apply, so what a lost fan-out message missed reaches the listeners too.
+    for (const revocation of await stores.revocations.listActive(new Date(now))) apply({ type: 'revoked', revocation });
     cache.prune(now);
   }
 
   async function fanOut(changes: RevocationChange[]): Promise<void> {
-    for (const change of changes) cache.apply(change);
+    for (const change of changes) apply(change);
     try {
       for (const change of changes) await hotState.publish(change);
     } catch (error) {
@@ -170,7 +198,7 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
       // Listen first, then read SQL: merging is monotonic, so overlap is harmless and nothing
       // published in between is missed.
       unsubscribe = hotState.subscribe({
-        change: (change) => cache.apply(change),
+        change: (change) => apply(change),
         resync: () => void resync().catch((error: unknown) => logger?.error({ err: error }, 'revocation resync failed')),
       });
       await resync();
@@ -188,6 +216,21 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
     },
 
     check: (token) => cache.check(token, clock.now()),
+
+    isApiKeyRevoked: (keyId) => cache.isApiKeyRevoked(keyId, clock.now()),
+
+    async revokeApiKeyIn(tx, keyId, at) {
+      const revocation: Revocation = { kind: 'api_key', subject: keyId, at, expiresAt: at + lifetime };
+      await tx.revocations.put(revocation);
+      return [revocation];
+    },
+
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    entries: () => cache.entries(clock.now()),
 
     get size() {
       return cache.size;

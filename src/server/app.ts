@@ -28,6 +28,7 @@ import { adminApiKeyRoutes, apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectRoutes } from './routes/introspect.js';
+import { revocationRoutes, type RevocationStreamOptions } from './routes/revocations.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Timings of GET /admin/events (tests shorten them). */
   eventStream?: EventStreamOptions;
+  /** Timings and limits of GET /auth/revocations (tests shorten them). */
+  revocationStream?: RevocationStreamOptions;
 }
 
 /** Builds the HTTP API over a Tessera. Routes only translate HTTP to service calls and back. */
@@ -150,6 +153,13 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(apiKeyRoutes, { authenticate, apiKeys: tessera.apiKeys, confirmPassword: tessera.confirmPassword });
   await app.register(verifyRoutes, { verifier: tessera.verifier, apiKeys: tessera.apiKeys });
   await app.register(introspectRoutes, { authenticate, events, introspect: tessera.introspect, apiKeys: tessera.apiKeys });
+  await app.register(revocationRoutes, {
+    authenticate,
+    events,
+    apiKeys: tessera.apiKeys,
+    feed: tessera.revocationFeed,
+    ...(options.revocationStream ? { stream: options.revocationStream } : {}),
+  });
   // Every route under /admin, behind one gate (plugins/auth-context.ts).
   await registerAdminApi(app, { authenticate, events, network: adminNetworkGate({ ipRules: tessera.ipRules, events }) }, async (admin) => {
     await admin.register(adminIncidentRoutes, { incidents: tessera.incidents });

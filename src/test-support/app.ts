@@ -91,10 +91,13 @@ export async function startTestApp(backend: TestBackend, options: TestAppOptions
  * on one schema with one Redis prefix; PGlite being one process's database, the second shares the
  * first's (and leaves closing it to the first). `close` ends both and drops the database.
  */
-export async function startTwoInstances(backend: TestBackend, options: { clock?: ManualClock } = {}): Promise<{ a: TestApp; b: TestApp; close(): Promise<void> }> {
+export async function startTwoInstances(
+  backend: TestBackend,
+  options: { clock?: ManualClock; app?: AppOptions } = {},
+): Promise<{ a: TestApp; b: TestApp; close(): Promise<void> }> {
   const database = backend.name === 'postgres' ? await backend.open() : undefined;
   const prefix = backend.name === 'postgres' ? uniquePrefix() : undefined;
-  const common = { ...(options.clock ? { clock: options.clock } : {}), ...(prefix ? { hotStatePrefix: prefix } : {}) };
+  const common = { ...(options.clock ? { clock: options.clock } : {}), ...(prefix ? { hotStatePrefix: prefix } : {}), ...(options.app ? { app: options.app } : {}) };
   const a = await startTestApp(backend, { ...common, ...(database ? { db: database.db } : {}) });
   const shared: Db = { kind: a.db.kind, query: (sql, params) => a.db.query(sql, params), exec: (sql) => a.db.exec(sql), transaction: (fn) => a.db.transaction(fn), ping: () => a.db.ping(), close: async () => undefined };
   const b = await startTestApp(backend, { ...common, db: database ? database.reopen!() : shared });

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 
 /*
- * A client of GET /admin/events over a real socket (inject cannot stream): parses the events and
+ * A client of GET /admin/events (and GET /auth/revocations, whose data it hands over as parsed JSON) over a real socket (inject cannot stream): parses the events and
  * comment lines as they arrive.
  */
 
@@ -69,9 +69,9 @@ export class EventStreamClient {
   }
 }
 
-export function openStream(port: number, headers: Record<string, string>): Promise<EventStreamClient | IncomingMessage> {
+export function openStream(port: number, headers: Record<string, string>, path = '/admin/events'): Promise<EventStreamClient | IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/admin/events', headers }, (response) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers }, (response) => {
       if (response.statusCode === 200) resolve(new EventStreamClient(response));
       else resolve(response);
     });

@@ -6,6 +6,7 @@ import { AuthError } from '../../errors/auth-error.js';
 import type { EventBus } from '../../events/bus.js';
 import type { Authenticate } from '../../flows/authenticate.js';
 import { adminOf, requireAuth } from '../plugins/auth-context.js';
+import { openSseStream } from '../plugins/sse.js';
 
 export interface EventStreamOptions {
   /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
@@ -90,66 +91,10 @@ export async function adminEventRoutes(app: FastifyInstance, { audit, events, au
       throw error;
     }
 
-    reply.hijack();
-    const socket = reply.raw;
-    socket.writeHead(200, {
-      // Written by hand (hijacked): carry over the security headers the onRequest hook set.
-      ...(reply.getHeaders() as Record<string, string>),
-      'cache-control': 'no-store',
-      'content-type': 'text/event-stream; charset=utf-8',
-      'x-request-id': request.id,
-      'x-accel-buffering': 'no',
-      connection: 'keep-alive',
-    });
-
-    let closed = false;
-    let sending = false;
-    let heartbeat: NodeJS.Timeout | undefined;
+    const stream = openSseStream(request, reply, { heartbeatMs, drainTimeoutMs });
     let unfollow: (() => void) | undefined;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      unfollow?.();
-      clearTimeout(heartbeat);
-      clearInterval(recheck);
-      open.delete(slot);
-      socket.destroy();
-    };
-    slot.close = close;
-    socket.on('close', close);
-
-    /** Writes and, when the socket's buffer is full, waits for it to drain or drops the client. */
-    async function send(text: string): Promise<void> {
-      if (socket.write(text)) return;
-      const drained = await new Promise<boolean>((resolve) => {
-        const settle = (value: boolean) => {
-          clearTimeout(timer);
-          socket.off('drain', onDrain);
-          socket.off('close', onClose);
-          resolve(value);
-        };
-        const onDrain = () => settle(true);
-        const onClose = () => settle(false);
-        const timer = setTimeout(() => settle(false), drainTimeoutMs);
-        socket.on('drain', onDrain);
-        socket.on('close', onClose);
-      });
-      if (!drained) {
-        request.log.info({ requestId: request.id }, 'event stream client too slow: dropped');
-        close();
-      }
-    }
-
-    /** A comment line once nothing was written for `heartbeatMs`. */
-    function armHeartbeat(): void {
-      clearTimeout(heartbeat);
-      if (closed) return;
-      heartbeat = setTimeout(() => {
-        if (sending) return armHeartbeat();
-        send(': heartbeat\n\n').then(armHeartbeat, close);
-      }, heartbeatMs);
-      heartbeat.unref();
-    }
+    slot.close = stream.close;
+    const close = stream.close;
 
     // The stream lives longer than one check: the token expiring or being revoked, the user
     // disabled or no longer an admin, ends it (ASVS V3.3: logout and revocation apply).
@@ -161,34 +106,24 @@ export async function adminEventRoutes(app: FastifyInstance, { audit, events, au
         .then((auth) => auth.user.id === admin.user.id && auth.user.roles.includes('admin'), () => false)
         .then((allowed) => {
           checking = false;
-          if (allowed || closed) return;
+          if (allowed || stream.closed) return;
           request.log.info({ requestId: request.id }, 'event stream ended: the admin is no longer authorised');
           close();
         }, close);
     }, recheckMs);
     recheck.unref();
+    stream.onClose(() => {
+      unfollow?.();
+      clearInterval(recheck);
+      open.delete(slot);
+    });
 
-    try {
-      await send(`retry: 2000\n: tessera security events\n\n`);
-    } catch (error) {
-      request.log.warn({ err: error }, 'event stream ended by an error');
-      close();
-    }
-    if (closed) return;
-    armHeartbeat();
+    await stream.send(`retry: 2000\n: tessera security events\n\n`);
+    if (stream.closed) return;
     unfollow = tail.follow(startSeq, async (records) => {
-      sending = true;
-      try {
-        for (const record of records) {
-          if (closed) return;
-          await send(frame(record));
-        }
-      } catch (error) {
-        request.log.warn({ err: error }, 'event stream ended by an error');
-        close();
-      } finally {
-        sending = false;
-        armHeartbeat();
+      for (const record of records) {
+        if (stream.closed) return;
+        await stream.send(frame(record));
       }
     });
   });

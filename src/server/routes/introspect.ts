@@ -39,22 +39,33 @@ export interface IntrospectRouteOptions extends AdminGateDeps {
   apiKeys: Pick<ApiKeyService, 'authenticate'>;
 }
 
+/** Who a token reader is: the API key's id, or none for an admin's bearer token. */
+export interface TokenReader {
+  userId: string;
+  apiKeyId: string | undefined;
+}
+
 /**
- * RFC 7662 §2.1: the caller must be authorised. An API key holding `tokens:introspect`, else 403;
- * or an admin by its stored roles, as on every admin route, so a demotion applies at once and
- * not when the token expires.
+ * The callers that may read token state (RFC 7662 §2.1 for introspection, and the revocation
+ * stream): an API key holding `tokens:introspect`, else 403; or an admin by its stored roles, as
+ * on every admin route, so a demotion applies at once and not when the token expires.
  */
-async function authoriseCaller(request: FastifyRequest, { apiKeys, ...gate }: Omit<IntrospectRouteOptions, 'introspect'>): Promise<void> {
+export async function authoriseTokenReader(
+  request: FastifyRequest,
+  { apiKeys, ...gate }: Omit<IntrospectRouteOptions, 'introspect'>,
+  endpoint: string,
+): Promise<TokenReader> {
   const key = presentedApiKey(request);
   if (key === undefined) {
-    await requireAdmin(request, gate);
-    return;
+    const admin = await requireAdmin(request, gate);
+    return { userId: admin.user.id, apiKeyId: undefined };
   }
   const identity = await authenticateApiKey(request, apiKeys, key);
   if (!identity.permissions.includes(introspectPermission)) {
-    await gate.events.emit('access.denied', { reason: 'insufficient_permissions', userId: identity.user.id, endpoint: '/auth/introspect' }, eventContext(request));
+    await gate.events.emit('access.denied', { reason: 'insufficient_permissions', userId: identity.user.id, endpoint }, eventContext(request));
     throw new AuthError('insufficient_permissions', { description: `The API key lacks the permission ${introspectPermission}.` });
   }
+  return { userId: identity.user.id, apiKeyId: identity.keyId };
 }
 
 /** POST /auth/introspect (RFC 7662), JSON or form bodies. */
@@ -65,7 +76,7 @@ export async function introspectRoutes(base: FastifyInstance, { introspect, ...c
       '/auth/introspect',
       { schema: { body: RevokeBody, response: { 200: IntrospectionResult, ...errorResponses } } },
       async (request) => {
-        await authoriseCaller(request, callers);
+        await authoriseTokenReader(request, callers, '/auth/introspect');
         return introspect({ token: request.body.token, hint: request.body.token_type_hint });
       },
     );

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
-import type { RevocationChange } from '../../revocation/revocation.js';
+import { revocationKinds, type RevocationChange } from '../../revocation/revocation.js';
 import type { HotState, HotStateSubscriber } from './hot-state.js';
 import { maxWindowMembers, type RateLimiter } from './ports.js';
 import { limiterResult } from './memory-hot-state.js';
@@ -23,7 +23,7 @@ function isRevocationChange(value: unknown): value is RevocationChange {
   if (change?.type !== 'revoked') return false;
   const r = change.revocation;
   return (
-    ['jti', 'sid', 'user', 'disabled'].includes(r?.kind) &&
+    (revocationKinds as readonly string[]).includes(r?.kind) &&
     typeof r.subject === 'string' &&
     Number.isFinite(r.at) &&
     Number.isFinite(r.expiresAt)

@@ -13,12 +13,13 @@ import { auditKeyedChain } from './migrations/009-audit-keyed-chain.js';
 import { signingKeySchedule } from './migrations/010-signing-key-schedule.js';
 import { ipRules } from './migrations/011-ip-rules.js';
 import { apiKeys } from './migrations/012-api-keys.js';
+import { apiKeyRevocations } from './migrations/013-api-key-revocations.js';
 
 
 /** Every migration, in order. Append new ones; never edit a released one. */
 export type { Migration };
 
-export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain, signingKeySchedule, ipRules, apiKeys];
+export const migrations: readonly Migration[] = [initial, revocations, passwordHistory, passwordReset, audit, incidents, auditPending, rowCleanup, auditKeyedChain, signingKeySchedule, ipRules, apiKeys, apiKeyRevocations];
 
 export interface MigrationResult {
   /** The versions this call applied (none when another instance, or an earlier run, did). */

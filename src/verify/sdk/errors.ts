@@ -2,14 +2,16 @@ import type { RefusalReason } from '../result.js';
 
 /**
  * The stable codes of a refused verification, for programs to branch on (SPEC §6).
- * `token_revoked` is reserved for the revocation stream, which comes later.
  */
 export type VerifyErrorCode =
   /** Anything wrong with the token itself: signature, header, claims, size, shape. */
   | 'invalid_token'
   /** `exp` (plus the leeway) is past. */
   | 'token_expired'
+  /** Revoked at the issuer (a logout, a session ended, the user disabled): known from the revocation stream. */
   | 'token_revoked'
+  /** `revocation.failClosedAfter` is set and the revocation stream has been out of reach longer than that. */
+  | 'revocation_unavailable'
   /** The token is valid but lacks a permission the caller asked for. */
   | 'insufficient_permissions'
   /** The issuer's key set could not be loaded and no earlier one is at hand. */
