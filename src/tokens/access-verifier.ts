@@ -3,6 +3,7 @@ import { AuthError } from '../errors/auth-error.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { EventBus, EventContext, TokenRejectionReason } from '../events/bus.js';
 import { withinValidity } from '../verify/claims.js';
+import { TokenCache } from '../verify/token-cache.js';
 import type { Refusal, RefusalReason } from '../verify/result.js';
 import { invalidToken, type AccessTokenClaims, type AccessTokens } from './access-token.js';
 
@@ -74,34 +75,14 @@ export function forgeryOf(reason: RefusalReason): TokenRejectionReason | undefin
 export function createAccessVerifier(options: AccessVerifierOptions): AccessVerifier {
   const { tokens, revocations, clock } = options;
   const leeway = options.leewaySeconds ?? 30;
-  /*
-   * Two generations rather than one Map dropping its oldest entry: Map.delete leaves a hole at the
-   * front that every keys().next() walks past until the table is rebuilt (9 µs a new token with
-   * 10 000 cached, 1.7 µs this way). A token found in the older generation moves to the newer;
-   * when the newer is full, the older is dropped whole.
-   */
-  const generationSize = Math.max(1, Math.ceil((options.cacheSize ?? 10_000) / 2));
-  let recent = new Map<string, AccessTokenClaims>();
-  let older = new Map<string, AccessTokenClaims>();
-
-  function remember(token: string, claims: AccessTokenClaims): void {
-    if (recent.size >= generationSize) {
-      older = recent;
-      recent = new Map();
-    }
-    recent.set(token, claims);
-  }
+  const cache = new TokenCache<AccessTokenClaims>(options.cacheSize ?? 10_000);
+  const remember = (token: string, claims: AccessTokenClaims) => cache.set(token, claims);
 
   function cachedClaims(token: string): AccessTokenClaims | undefined {
-    let cached = recent.get(token);
-    if (cached === undefined) {
-      cached = older.get(token);
-      if (cached === undefined) return undefined;
-      older.delete(token);
-      remember(token, cached);
-    }
+    const cached = cache.get(token);
+    if (cached === undefined) return undefined;
     if (withinValidity(cached, clock.now() / 1000, leeway)) return cached;
-    recent.delete(token);
+    cache.delete(token);
     return undefined;
   }
 
