@@ -7,6 +7,7 @@ import { generateSigningKey } from './generate.js';
 import { checkSigningKey, sealSigningKey, type KeyCheck } from './integrity.js';
 import type { Sealer } from './sealer.js';
 import type { SigningKeyStore } from './store.js';
+import { createVerificationKey, type VerificationKey as CoreVerificationKey } from '../verify/jws.js';
 import type { PublicJwk, SigningKeyRecord, SigningKeyStatus } from './signing-key.js';
 
 export interface SigningKey {
@@ -15,10 +16,10 @@ export interface SigningKey {
   privateKey: KeyObject;
 }
 
-export interface VerificationKey {
-  kid: string;
-  alg: SigningAlg;
-  publicKey: KeyObject;
+/** A published key as the verification core takes it (its node:crypto parameters worked out once), with its kid. */
+export interface VerificationKey extends CoreVerificationKey {
+  readonly kid: string;
+  readonly alg: SigningAlg;
 }
 
 export interface KeyRingOptions {
@@ -209,7 +210,7 @@ export class KeyRing {
         if (check.reason === 'unopenable') throw new KeyDecryptionError(record.kid);
         throw new KeyIntegrityError(record.kid, check.reason);
       }
-      verification.set(record.kid, { kid: record.kid, alg: record.alg, publicKey: check.publicKey });
+      verification.set(record.kid, { kid: record.kid, ...createVerificationKey(record.alg, check.publicKey), alg: record.alg });
       published.push(record.publicJwk);
       if (signs) {
         const known = this.#signers.find((signer) => signer.kid === record.kid);

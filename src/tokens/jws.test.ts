@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createVerifier } from 'fast-jwt';
 import { jwtVerify } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
-import { verifyJws, verifyJwsOffThread } from '../verify/jws.js';
+import { createVerificationKey, verifyJws, verifyJwsOffThread } from '../verify/jws.js';
 import { signCompactJws } from './jws.js';
 
 function keyPair(alg: SigningAlg): KeyObject {
@@ -17,7 +17,7 @@ describe('compact JWS signing', () => {
   it('issues ES256 signatures with a low s only, and refuses the high-s twin', async () => {
     const privateKey = keyPair('ES256');
     const publicKey = createPublicKey(privateKey);
-    const key = { alg: 'ES256' as const, publicKey };
+    const key = createVerificationKey('ES256', publicKey);
     const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
     for (let i = 0; i < 20; i += 1) {
       const token = await signCompactJws({ alg: 'ES256', kid: 'k', typ: 'at+jwt' }, { i }, privateKey);

@@ -1,13 +1,12 @@
 import { constants, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 
-/** The JWS algorithms Tessera signs and verifies: asymmetric only, so a verifier never holds a signing secret. */
-export const jwsAlgorithms = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+import { isHighS, isJwsAlgorithm, jwsAlgorithms, p256Order, readBigInt, type JwsAlgorithm } from './jws-structure.js';
 
-export type JwsAlgorithm = (typeof jwsAlgorithms)[number];
-
-export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
-  return typeof value === 'string' && (jwsAlgorithms as readonly string[]).includes(value);
-}
+/*
+ * The node:crypto side of the algorithms: key parameters, key checks and signature lengths on
+ * KeyObjects. The runtime-free part (the names, the high-s rule) is in jws-structure.ts.
+ */
+export { isHighS, isJwsAlgorithm, jwsAlgorithms, type JwsAlgorithm };
 
 /** The node:crypto digest and key parameters of a JWS algorithm (RFC 7518 §3, RFC 8037), for signing and verifying. */
 export function cryptoParameters(alg: JwsAlgorithm, key: KeyObject): [string | null, KeyObject | SignKeyObjectInput] {
@@ -48,23 +47,10 @@ export function signatureBytes(alg: JwsAlgorithm, key: KeyObject): number {
   return (key.asymmetricKeyDetails?.modulusLength ?? 2048) / 8;
 }
 
-/** Order of the P-256 group: an ECDSA signature (r, s) also verifies as (r, n − s). */
-const p256Order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const p256HalfOrder = p256Order >> 1n;
-
-function readBigInt(bytes: Uint8Array): bigint {
-  return BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
-}
-
-/** ES256 signatures are issued and accepted only with s ≤ n/2, so each token has exactly one signature. */
-export function isHighS(signature: Uint8Array): boolean {
-  return readBigInt(signature.subarray(32)) > p256HalfOrder;
-}
-
 /** The low-s twin of an ES256 signature (R || S), for the signer. */
 export function toLowS(signature: Buffer): Buffer {
+  if (!isHighS(signature)) return signature;
   const s = readBigInt(signature.subarray(32));
-  if (s <= p256HalfOrder) return signature;
   const flipped = Buffer.from((p256Order - s).toString(16).padStart(64, '0'), 'hex');
   return Buffer.concat([signature.subarray(0, 32), flipped]);
 }

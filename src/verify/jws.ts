@@ -1,11 +1,14 @@
 import { verify, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
-import { cryptoParameters, isHighS, isJwsAlgorithm, keyFitsAlgorithm, signatureBytes, type JwsAlgorithm } from './algorithms.js';
-import { refuse, type Refusal } from './result.js';
+import { cryptoParameters, keyFitsAlgorithm, signatureBytes } from './algorithms.js';
+import { finishJws, isJwsAlgorithm, prepareJws, type Base64url, type JwsAlgorithm, type PinnedKey, type PreparedJws, type VerifiedJwsOf } from './jws-structure.js';
+import type { Refusal } from './result.js';
 
 /** A public key and the one algorithm it verifies (RFC 8725 §3.1: the algorithm comes from the key). */
-export interface VerificationKey {
-  readonly alg: JwsAlgorithm;
+export interface VerificationKey extends PinnedKey {
   readonly publicKey: KeyObject;
+  /** node:crypto's digest and key input for the algorithm, worked out once per key. */
+  readonly digest: string | null;
+  readonly verifyInput: KeyObject | SignKeyObjectInput;
 }
 
 /**
@@ -18,95 +21,36 @@ export type KeyLookup = (kid: string) => VerificationKey | undefined;
 export function createVerificationKey(alg: JwsAlgorithm, publicKey: KeyObject): VerificationKey {
   if (!isJwsAlgorithm(alg)) throw new TypeError('unsupported JWS algorithm');
   if (publicKey.type !== 'public' || !keyFitsAlgorithm(alg, publicKey)) throw new TypeError(`the key cannot verify ${alg}`);
-  return Object.freeze({ alg, publicKey });
+  const [digest, verifyInput] = cryptoParameters(alg, publicKey);
+  return Object.freeze({ alg, publicKey, signatureLength: signatureBytes(alg, publicKey), digest, verifyInput });
 }
 
-export interface VerifiedJws {
-  readonly ok: true;
-  readonly header: Record<string, unknown>;
-  readonly payload: Record<string, unknown>;
-  readonly key: VerificationKey;
-}
+export type VerifiedJws = VerifiedJwsOf<VerificationKey>;
 
 export type JwsResult = VerifiedJws | Refusal;
 
-/** Header members that would let a token choose its own key or semantics (RFC 8725 §3.10, RFC 7515 §4.1, RFC 7797). */
-const forbiddenHeaderMembers = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256', 'b64', 'zip', 'enc'] as const;
+const nodeBase64url: Base64url = {
+  decode: (part) => Buffer.from(part, 'base64url'),
+  encode: (bytes) => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes)).toString('base64url'),
+  text: (part) => Buffer.from(part, 'base64url').toString('utf8'),
+};
 
-const segment = /^[A-Za-z0-9_-]+$/;
-
-function decodeJsonObject(part: string): Record<string, unknown> | 'not JSON' | 'not a JSON object' {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-  } catch {
-    return 'not JSON';
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
-  return value as Record<string, unknown>;
-}
-
-/** Everything checked before the signature, and what the signature check needs. */
-interface Prepared {
-  readonly ok: true;
-  readonly header: Record<string, unknown>;
-  readonly payloadPart: string;
-  readonly key: VerificationKey;
-  readonly signingInput: Buffer;
-  readonly signature: Buffer;
-  readonly digest: string | null;
-  readonly verifyKey: KeyObject | SignKeyObjectInput;
-}
-
-/*
- * The order of the checks is part of the contract: it decides which reason a token gets, and
- * forgery detection counts some reasons and not others. Structure, then refused header members,
- * then the kid and its key, then the algorithm against that key, then the signature; the payload
- * is decoded only once the signature holds.
- */
-function prepare(token: string, keys: KeyLookup): Prepared | Refusal {
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((part) => segment.test(part))) return refuse('malformed', 'not a compact JWS');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  const header = decodeJsonObject(headerPart);
-  if (typeof header === 'string') return refuse('malformed', `header is ${header}`);
-  for (const member of forbiddenHeaderMembers) {
-    if (Object.hasOwn(header, member)) return refuse('forbidden_header', `header member ${member} is not accepted`);
-  }
-  if (Object.hasOwn(header, 'crit')) return refuse('unsupported_crit', 'header member crit is not accepted');
-  if (typeof header.kid !== 'string') return refuse('missing_kid', 'no kid');
-  const key = keys(header.kid);
-  if (!key) return refuse('unknown_kid', 'unknown kid');
-  if (header.alg !== key.alg) {
-    return isJwsAlgorithm(header.alg) ? refuse('alg_mismatch', 'alg does not match the key') : refuse('unsupported_alg', 'alg is not an asymmetric algorithm we verify');
-  }
-  const signature = Buffer.from(signaturePart, 'base64url');
-  // Exactly one encoding per signature: no trailing bits, no padding games.
-  if (signature.length !== signatureBytes(key.alg, key.publicKey) || signature.toString('base64url') !== signaturePart) {
-    return refuse('bad_signature', 'malformed signature');
-  }
-  if (key.alg === 'ES256' && isHighS(signature)) return refuse('bad_signature', 'high-s ECDSA signature');
-  const [digest, verifyKey] = cryptoParameters(key.alg, key.publicKey);
-  return { ok: true, header, payloadPart, key, signingInput: Buffer.from(`${headerPart}.${payloadPart}`), signature, digest, verifyKey };
-}
-
-function finish(prepared: Prepared, valid: boolean): JwsResult {
-  if (!valid) return refuse('bad_signature', 'bad signature');
-  const payload = decodeJsonObject(prepared.payloadPart);
-  if (typeof payload === 'string') return refuse('malformed', `payload is ${payload}`);
-  return { ok: true, header: prepared.header, payload, key: prepared.key };
+function signingInput(prepared: PreparedJws<VerificationKey>): Buffer {
+  // Base64url characters only (checked): latin1 is their bytes, without UTF-8's scan.
+  return Buffer.from(prepared.signingInput, 'latin1');
 }
 
 /**
  * Verifies a compact JWS synchronously on node:crypto: the key comes only from `keys(kid)`, the
- * algorithm is the key's own, and the header may carry no key references or critical extensions.
- * Returns the decoded header and payload, or the reason for refusing; claims are checked apart
- * (claims.ts). Never throws for any input string.
+ * algorithm is the key's own, and the header may carry no key references or critical extensions
+ * (jws-structure.ts, shared with the Web Crypto path). Returns the decoded header and payload, or
+ * the reason for refusing; claims are checked apart (claims.ts). Never throws for any input string.
  */
 export function verifyJws(token: string, keys: KeyLookup): JwsResult {
-  const prepared = prepare(token, keys);
+  const prepared = prepareJws(token, keys, nodeBase64url);
   if (!prepared.ok) return prepared;
-  return finish(prepared, verify(prepared.digest, prepared.signingInput, prepared.verifyKey, prepared.signature));
+  const { key } = prepared;
+  return finishJws(prepared, verify(key.digest, signingInput(prepared), key.verifyInput, prepared.signature), nodeBase64url);
 }
 
 /**
@@ -114,13 +58,14 @@ export function verifyJws(token: string, keys: KeyLookup): JwsResult {
  * asynchronous verify), so the event loop serves other requests meanwhile: the server's path.
  */
 export function verifyJwsOffThread(token: string, keys: KeyLookup): Promise<JwsResult> {
-  const prepared = prepare(token, keys);
+  const prepared = prepareJws(token, keys, nodeBase64url);
   if (!prepared.ok) return Promise.resolve(prepared);
+  const { key } = prepared;
   return new Promise((resolve, reject) => {
-    verify(prepared.digest, prepared.signingInput, prepared.verifyKey, prepared.signature, (error, valid) => {
+    verify(key.digest, signingInput(prepared), key.verifyInput, prepared.signature, (error, valid) => {
       // node:crypto reports an error only for a key it cannot use, which the key source guarantees against.
       if (error) reject(error);
-      else resolve(finish(prepared, valid));
+      else resolve(finishJws(prepared, valid, nodeBase64url));
     });
   });
 }
