@@ -78,6 +78,12 @@ export interface ApiKeyService {
    * is recorded as `api_key.used_after_revocation`.
    */
   authenticate(presented: string, ip: string | null, context?: EventContext, endpoint?: string): Promise<ApiKeyIdentity>;
+  /**
+   * Whether a key verified before still stands (not revoked or expired, its owner present and
+   * enabled), for a long-lived use such as a revocation stream: the identity, or undefined. No
+   * secret, no rate limit, no last-use write, no event; read as `authenticate` reads.
+   */
+  recheck(keyId: string): Promise<ApiKeyIdentity | undefined>;
 }
 
 export interface ApiKeyServiceOptions {
@@ -221,6 +227,28 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
     await options.revocations.announce(revoked.pending);
   }
 
+  /** What a key read as `entry` is worth now: its expiry against the clock, its owner's state. */
+  function standingOf(entry: CachedKey, now: number): 'valid' | 'revoked' | 'expired' {
+    const { key, owner } = entry;
+    if (key.revokedAt !== null) return 'revoked';
+    if (key.expiresAt !== null && key.expiresAt.getTime() <= now) return 'expired';
+    // A disable fans out to every instance at once (revocation/); the stored flag, read at most
+    // apiKeyCacheTtlMs ago, covers a fan-out message that was lost.
+    const disabled = owner !== undefined && options.revocations.check({ jti: '', sid: '', sub: owner.id, iat: Number.POSITIVE_INFINITY }) === 'user_disabled';
+    if (!owner || owner.disabled || disabled) return 'revoked';
+    return 'valid';
+  }
+
+  function identityOf(key: ApiKey, owner: User): ApiKeyIdentity {
+    return {
+      keyId: key.id,
+      permissions: key.permissions.filter((permission) => owner.permissions.includes(permission)),
+      // No roles: a key grants its permissions and nothing more. With its owner's roles, any key
+      // of an admin (even one holding no permission) would pass a proxy that admits by role.
+      user: { id: owner.id, username: owner.username, roles: [], tenant: owner.tenant },
+    };
+  }
+
   async function touch(entry: CachedKey, ip: string | null, now: number): Promise<void> {
     const last = entry.key.lastUsedAt?.getTime();
     if (last !== undefined && last > now - apiKeyTouchIntervalMs) return;
@@ -320,24 +348,15 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
         await events.emit('token.rejected', { reason: 'api_key_invalid', endpoint }, context);
         throw refused('unknown API key or wrong secret');
       }
-      const { key, owner } = entry;
-      if (key.revokedAt !== null) {
-        observe('revoked');
+      const { key } = entry;
+      const standing = standingOf(entry, now);
+      if (standing !== 'valid') {
+        observe(standing);
         // Recorded only with the right secret: an id alone (it is in logs) cannot fill the audit log.
-        await events.emit('api_key.used_after_revocation', { userId: key.userId, keyId: key.id }, context);
-        throw refused('revoked API key');
+        if (key.revokedAt !== null) await events.emit('api_key.used_after_revocation', { userId: key.userId, keyId: key.id }, context);
+        throw refused(standing === 'expired' ? 'expired API key' : key.revokedAt !== null ? 'revoked API key' : 'owner missing or disabled');
       }
-      if (key.expiresAt !== null && key.expiresAt.getTime() <= now) {
-        observe('expired');
-        throw refused('expired API key');
-      }
-      // A disable fans out to every instance at once (revocation/); the stored flag, read at most
-      // apiKeyCacheTtlMs ago, covers a fan-out message that was lost.
-      const disabled = owner !== undefined && options.revocations.check({ jti: '', sid: '', sub: owner.id, iat: Number.POSITIVE_INFINITY }) === 'user_disabled';
-      if (!owner || owner.disabled || disabled) {
-        observe('revoked');
-        throw refused('owner missing or disabled');
-      }
+      const owner = entry.owner!;
       const limit = await options.limiter.consume(key.id);
       if (!limit.allowed) {
         observe('rate_limited');
@@ -346,13 +365,14 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       }
       await touch(entry, ip, now);
       observe('valid');
-      return {
-        keyId: key.id,
-        permissions: key.permissions.filter((permission) => owner.permissions.includes(permission)),
-        // No roles: a key grants its permissions and nothing more. With its owner's roles, any key
-        // of an admin (even one holding no permission) would pass a proxy that admits by role.
-        user: { id: owner.id, username: owner.username, roles: [], tenant: owner.tenant },
-      };
+      return identityOf(key, owner);
+    },
+
+    async recheck(keyId) {
+      const now = clock.now();
+      const entry = await load(keyId, now);
+      if (!entry || standingOf(entry, now) !== 'valid') return undefined;
+      return identityOf(entry.key, entry.owner!);
     },
   };
 }

@@ -65,7 +65,14 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
     seq += 1;
     const event: FeedEvent = { seq, change };
     ring[seq % capacity] = event;
-    for (const listener of listeners) listener(event);
+    // One failing subscriber must not keep the change from the others.
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch {
+        // The subscriber's own concern (its stream ends on its next write).
+      }
+    }
   });
 
   return {

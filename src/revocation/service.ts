@@ -86,6 +86,8 @@ export interface RevocationService {
   revokeApiKeyIn(tx: Pick<RevocationTransaction, 'revocations'>, keyId: string, at: number): Promise<PendingRevocations>;
   /** Whether an API key's revocation is known here. In-process, no I/O. */
   isApiKeyRevoked(keyId: string): boolean;
+  /** Whether a user is disabled (or deleted) as far as this process knows. In-process, no I/O. */
+  isUserDisabled(userId: string): boolean;
   /**
    * Hears every change to this process's revocation state, whichever way it came (this instance,
    * the fan-out, a resync from SQL), once, and only when it changed something: the revocation
@@ -106,8 +108,14 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
   let timer: NodeJS.Timeout | undefined;
   const listeners = new Set<(change: RevocationChange) => void>();
 
+  /** When (in `changes`) each user's `disabled` entry was last applied here. */
+  const disabledSince = new Map<string, number>();
+
   function apply(change: RevocationChange): void {
     if (!cache.apply(change)) return;
+    changes += 1;
+    if (change.type === 'enabled') enabledAt.set(change.userId, changes);
+    else if (change.revocation.kind === 'disabled') disabledSince.set(change.revocation.subject, changes);
     for (const listener of listeners) {
       try {
         listener(change);
@@ -117,10 +125,28 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
     }
   }
 
+  /** Counts the changes applied, so a resync can tell what happened while it read SQL. */
+  let changes = 0;
+  /** When (in `changes`) each user was last enabled here. */
+  const enabledAt = new Map<string, number>();
+
   async function resync(): Promise<void> {
+    const startedAt = changes;
     const now = clock.now();
-    // Entry by entry through apply, so what a lost fan-out message missed reaches the listeners too.
-    for (const revocation of await stores.revocations.listActive(new Date(now))) apply({ type: 'revoked', revocation });
+    const rows = await stores.revocations.listActive(new Date(now));
+    // Entry by entry through apply, so what a lost fan-out message missed reaches the listeners too;
+    // but not a `disabled` row read before an enable that was applied meanwhile (it is stale).
+    for (const revocation of rows) {
+      if (revocation.kind === 'disabled' && (enabledAt.get(revocation.subject) ?? -1) >= startedAt) continue;
+      apply({ type: 'revoked', revocation });
+    }
+    // A `disabled` entry SQL no longer has, and that came before this read: its `enabled` was lost.
+    const disabledInSql = new Set(rows.filter((row) => row.kind === 'disabled').map((row) => row.subject));
+    for (const held of [...cache.entries(now)]) {
+      if (held.kind === 'disabled' && !disabledInSql.has(held.subject) && !(disabledSince.get(held.subject)! >= startedAt)) apply({ type: 'enabled', userId: held.subject });
+    }
+    if (enabledAt.size > 10_000) enabledAt.clear();
+    if (disabledSince.size > 10_000) disabledSince.clear();
     cache.prune(now);
   }
 
@@ -218,6 +244,8 @@ export function createRevocationService(options: RevocationServiceOptions): Revo
     check: (token) => cache.check(token, clock.now()),
 
     isApiKeyRevoked: (keyId) => cache.isApiKeyRevoked(keyId, clock.now()),
+
+    isUserDisabled: (userId) => cache.check({ jti: '', sid: '', sub: userId, iat: Number.POSITIVE_INFINITY }, clock.now()) === 'user_disabled',
 
     async revokeApiKeyIn(tx, keyId, at) {
       const revocation: Revocation = { kind: 'api_key', subject: keyId, at, expiresAt: at + lifetime };

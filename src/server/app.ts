@@ -158,6 +158,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     events,
     apiKeys: tessera.apiKeys,
     feed: tessera.revocationFeed,
+    revocations: tessera.revocations,
     ...(options.revocationStream ? { stream: options.revocationStream } : {}),
   });
   // Every route under /admin, behind one gate (plugins/auth-context.ts).

@@ -5,10 +5,15 @@ export interface SseStreamOptions {
   heartbeatMs: number;
   /** A client that has not drained its backlog in this time is dropped. */
   drainTimeoutMs: number;
+  /** A client whose unsent backlog passes this many bytes is dropped (default 8 MiB). */
+  maxBufferedBytes?: number;
 }
 
 export interface SseStream {
-  /** Writes and, when the socket's buffer is full, waits for it to drain or drops the client. Never rejects. */
+  /**
+   * Writes and, when the socket's buffer is full, waits for it to drain or drops the client.
+   * Never rejects. Sends not awaited queue in the socket's buffer, up to `maxBufferedBytes`.
+   */
   send(text: string): Promise<void>;
   close(): void;
   readonly closed: boolean;
@@ -18,8 +23,8 @@ export interface SseStream {
 
 /**
  * Takes the response over as a Server-Sent Events stream (hijacked from Fastify): the head with
- * the security headers already set, heartbeats while idle, and a bounded backlog, so memory per
- * stream stays at what one write holds and a client that stops reading is dropped.
+ * the security headers already set, heartbeats while idle, and a bounded backlog, so a client
+ * that stops reading is dropped rather than buffered for.
  */
 export function openSseStream(request: FastifyRequest, reply: FastifyReply, options: SseStreamOptions): SseStream {
   reply.hijack();
@@ -34,9 +39,12 @@ export function openSseStream(request: FastifyRequest, reply: FastifyReply, opti
     connection: 'keep-alive',
   });
 
+  const maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
   let closed = false;
   let sending = 0;
   let heartbeat: NodeJS.Timeout | undefined;
+  /** One wait for 'drain' shared by every send made while the buffer is full: true once drained. */
+  let drained: Promise<boolean> | undefined;
   const callbacks: (() => void)[] = [];
 
   function close(): void {
@@ -58,28 +66,37 @@ export function openSseStream(request: FastifyRequest, reply: FastifyReply, opti
     heartbeat.unref();
   }
 
+  function waitForDrain(): Promise<boolean> {
+    drained ??= new Promise<boolean>((resolve) => {
+      const settle = (value: boolean) => {
+        clearTimeout(timer);
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+        drained = undefined;
+        resolve(value);
+      };
+      const onDrain = () => settle(true);
+      const onClose = () => settle(false);
+      const timer = setTimeout(() => settle(false), options.drainTimeoutMs);
+      socket.on('drain', onDrain);
+      socket.on('close', onClose);
+    });
+    return drained;
+  }
+
+  function dropSlowClient(): void {
+    if (closed) return;
+    request.log.info({ requestId: request.id }, 'event stream client too slow: dropped');
+    close();
+  }
+
   async function send(text: string): Promise<void> {
     if (closed) return;
+    if (socket.writableLength > maxBufferedBytes) return dropSlowClient();
     sending += 1;
     try {
       if (socket.write(text)) return;
-      const drained = await new Promise<boolean>((resolve) => {
-        const settle = (value: boolean) => {
-          clearTimeout(timer);
-          socket.off('drain', onDrain);
-          socket.off('close', onClose);
-          resolve(value);
-        };
-        const onDrain = () => settle(true);
-        const onClose = () => settle(false);
-        const timer = setTimeout(() => settle(false), options.drainTimeoutMs);
-        socket.on('drain', onDrain);
-        socket.on('close', onClose);
-      });
-      if (!drained && !closed) {
-        request.log.info({ requestId: request.id }, 'event stream client too slow: dropped');
-        close();
-      }
+      if (!(await waitForDrain())) dropSlowClient();
     } catch (error) {
       request.log.warn({ err: error }, 'event stream ended by an error');
       close();
@@ -89,6 +106,8 @@ export function openSseStream(request: FastifyRequest, reply: FastifyReply, opti
     }
   }
 
+  // The client may have gone while the request was being authorised: no 'close' event follows then.
+  if (socket.destroyed || request.raw.socket?.destroyed !== false) close();
   armHeartbeat();
   return {
     send,

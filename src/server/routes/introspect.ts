@@ -36,7 +36,7 @@ const IntrospectionResult = Type.Object(
 
 export interface IntrospectRouteOptions extends AdminGateDeps {
   introspect: Introspect;
-  apiKeys: Pick<ApiKeyService, 'authenticate'>;
+  apiKeys: Pick<ApiKeyService, 'authenticate' | 'recheck'>;
 }
 
 /** Who a token reader is: the API key's id, or none for an admin's bearer token. */

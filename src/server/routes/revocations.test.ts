@@ -5,7 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { createUser, signIn, startTestApp, strongPassword, type TestApp } from '../../test-support/app.js';
 import { testBackends } from '../../test-support/databases.js';
 import { EventStreamClient, openStream } from '../../test-support/event-stream.js';
+import { counter, parseExposition } from '../../test-support/metrics.js';
 import { assertApiError, del, get, postJson, type Json } from '../../test-support/tokens.js';
+
+const verifications = async (t: TestApp) => counter(parseExposition(await t.tessera.metrics.expose()), 'tessera_api_key_verifications_total', { outcome: 'valid' });
 
 /*
  * GET /auth/revocations (SPEC §3, docs/api.md): the revocation state for verifiers, as Server-Sent
@@ -42,7 +45,7 @@ for (const backend of testBackends()) {
     let readerKeyId: string;
 
     before(async () => {
-      t = await startTestApp(backend, { app: { revocationStream: { heartbeatMs: 150, recheckMs: 100, maxStreams: 3 } } });
+      t = await startTestApp(backend, { app: { revocationStream: { heartbeatMs: 150, recheckMs: 100, maxStreams: 4, maxStreamsPerReader: 2 } } });
       await t.app.listen({ host: '127.0.0.1', port: 0 });
       port = (t.app.server.address() as AddressInfo).port;
       await createUser(t, 'revocations-admin', { roles: ['admin'] });
@@ -122,8 +125,10 @@ for (const backend of testBackends()) {
         const ready = client.events.find((event) => event.event === 'ready')!;
         assert.match(ready.id, /^[0-9a-f]{12}-\d+$/);
         assert.equal((ready.data as unknown as Json).heartbeat_ms, 150);
+        assert.equal((ready.data as unknown as Json).snapshot, true);
         assert.ok(entriesOf(client).some((entry) => entry.kind === 'sid' && entry.subject === before.session_id), 'the snapshot holds the ended session');
         assert.ok(client.events.slice(0, -1).every((event) => event.event === 'snapshot' && event.id === ''), 'snapshot events carry no id');
+        const verifiedBefore = await verifications(t);
 
         // Changes: logout-all (sessions + revoke-all), admin disable (+ disabled), enable.
         const session = await signIn(t, 'stream-victim');
@@ -143,6 +148,7 @@ for (const backend of testBackends()) {
         const seqs = [ready, ...changes].map((event) => Number(event.id.split('-')[1]));
         assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'ids count up by one from ready');
         await client.until(() => client.comments.includes('heartbeat'), 'a heartbeat');
+        assert.equal(await verifications(t), verifiedBefore, 'the checks of the key every 100 ms count against no limit and record no use');
       } finally {
         client.close();
       }
@@ -168,6 +174,7 @@ for (const backend of testBackends()) {
           'no snapshot: the one change missed, then ready',
         );
         assert.deepEqual(entriesOf(resumed).map((entry) => [entry.kind, entry.subject]), [['sid', missed.session_id]]);
+        assert.equal((resumed.events.at(-1)!.data as unknown as Json).snapshot, false);
       } finally {
         resumed.close();
       }
@@ -182,7 +189,27 @@ for (const backend of testBackends()) {
       }
     });
 
-    it('ends a stream when its key is revoked, and refuses more streams than the limit', async () => {
+    it('sends an empty snapshot as one event, so a client always sees where a snapshot starts', async () => {
+      const other = await startTestApp(backend);
+      try {
+        await other.app.listen({ host: '127.0.0.1', port: 0 });
+        await createUser(other, 'empty-admin', { roles: ['admin'] });
+        const token = (await signIn(other, 'empty-admin')).access_token;
+        const client = await openStream((other.app.server.address() as AddressInfo).port, { accept: 'text/event-stream', authorization: `Bearer ${token}` }, '/auth/revocations');
+        assert.ok(client instanceof EventStreamClient);
+        try {
+          await client.until(() => client.events.some((event) => event.event === 'ready'), 'ready');
+          assert.deepEqual(client.events.map((event) => [event.event, event.id]), [['snapshot', ''], ['ready', client.events[1]!.id]]);
+          assert.deepEqual((client.events[0]!.data as unknown as Json).entries, []);
+        } finally {
+          client.close();
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('ends a stream when its key is revoked, and refuses more streams than the limits', async () => {
       await createUser(t, 'short-lived', { permissions: ['tokens:introspect'] });
       const owner = await signIn(t, 'short-lived');
       const made = (
@@ -200,12 +227,17 @@ for (const backend of testBackends()) {
 
       const open: EventStreamClient[] = [];
       try {
-        for (let i = 0; i < 3; i += 1) {
-          const next = await stream(port, { 'x-api-key': readerKey });
+        for (const headers of [{ 'x-api-key': readerKey }, { 'x-api-key': readerKey }, { authorization: `Bearer ${admin}` }, { authorization: `Bearer ${admin}` }]) {
+          const next = await stream(port, headers);
           assert.ok(next instanceof EventStreamClient);
           open.push(next);
         }
-        assert.equal(await statusOf(await stream(port, { 'x-api-key': readerKey })), 503);
+        // Two per credential, four in all (this suite's limits).
+        const third = await stream(port, { 'x-api-key': readerKey });
+        assert.equal(await statusOf(third), 503, 'the instance is full');
+        open.pop()!.close();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(await statusOf(await stream(port, { 'x-api-key': readerKey })), 429, 'two streams of that key already');
       } finally {
         for (const client of open) client.close();
       }
