@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { cryptoParameters, jwsAlgorithms, toLowS, type JwsAlgorithm } from './algorithms.js';
-import { verifyJws } from './jws.js';
-import { verifyJwsWeb, webBase64url } from './web-jws.js';
-import { importKeySet } from './sdk/keys.js';
-import { importWebKeySet } from './sdk/web-keys.js';
+import { cryptoParameters, jwsAlgorithms, toLowS, type JwsAlgorithm } from '../algorithms.js';
+import { verifyJws } from '../jws.js';
+import { verifyJwsWeb, webBase64url } from '../web-jws.js';
+import { importKeySet } from './keys.js';
+import { importWebKeySet } from './web-keys.js';
 
 /*
- * The Web Crypto path (web-jws.ts, for Deno, Bun and edge runtimes) against the node:crypto path
- * (jws.ts, the server's and the SDK's under Node): both given the same JWKS document, every token
+ * The Web Crypto path (../web-jws.ts and web-keys.ts, for Deno, Bun and edge runtimes) against the node:crypto path
+ * (../jws.ts and keys.ts, the server's and the SDK's under Node): both given the same JWKS document, every token
  * of a table of good and forged ones must get the same result, reason and payload alike.
  */
 
