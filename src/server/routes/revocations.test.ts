@@ -227,7 +227,7 @@ for (const backend of testBackends()) {
 
       const open: EventStreamClient[] = [];
       try {
-        for (const headers of [{ 'x-api-key': readerKey }, { 'x-api-key': readerKey }, { authorization: `Bearer ${admin}` }, { authorization: `Bearer ${admin}` }]) {
+        for (const headers of <Record<string, string>[]>[{ 'x-api-key': readerKey }, { 'x-api-key': readerKey }, { authorization: `Bearer ${admin}` }, { authorization: `Bearer ${admin}` }]) {
           const next = await stream(port, headers);
           assert.ok(next instanceof EventStreamClient);
           open.push(next);

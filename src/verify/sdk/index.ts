@@ -7,3 +7,6 @@ export { VerifyError, type VerifyErrorCode } from './errors.js';
 export type { AccessTokenClaims, VerifyClock } from '../claims.js';
 export type { JwsAlgorithm } from '../algorithms.js';
 export type { RefusalReason } from '../result.js';
+export { type IssuersVerifierOptions } from './verifier.js';
+export type { ClaimMapping } from './claims-mapping.js';
+export type { IssuerKind, IssuerOptions, VerifiedClaims } from './issuers.js';

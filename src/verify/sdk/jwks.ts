@@ -34,6 +34,13 @@ export interface RemoteKeySet {
   refresh(): Promise<KeySet> | undefined;
   /** The error for a verification that needs keys while none could ever be loaded. */
   unavailable(): VerifyError;
+  /** Whether the last fetch failed (the last good set, if any, still serves): discovery then looks again. */
+  readonly lastFetchFailed: boolean;
+}
+
+/** Whether a URL names this machine: `localhost`, `127.x.x.x` or `[::1]`. */
+export function isLoopback(uri: URL): boolean {
+  return uri.hostname === 'localhost' || uri.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(uri.hostname);
 }
 
 /**
@@ -47,8 +54,7 @@ export function parseJwksUri(value: unknown): URL {
   } catch {
     throw new VerifyError('invalid_options', 'jwksUri is not a URL');
   }
-  const loopback = uri.hostname === 'localhost' || uri.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(uri.hostname);
-  if (uri.protocol !== 'https:' && !(uri.protocol === 'http:' && loopback)) {
+  if (uri.protocol !== 'https:' && !(uri.protocol === 'http:' && isLoopback(uri))) {
     throw new VerifyError('invalid_options', 'jwksUri must be https: (or http: on a loopback address)');
   }
   if (uri.username || uri.password) throw new VerifyError('invalid_options', 'jwksUri must not carry credentials');
@@ -88,6 +94,37 @@ async function readCapped(response: Response): Promise<string> {
 }
 
 /**
+ * One GET of a JSON document the verifier relies on (a JWKS, an OpenID discovery document), bounded
+ * in time (headers and body) and size, without redirects, 200 only. Throws KeySetError naming what
+ * went wrong, never a value from the body.
+ */
+export async function fetchJson(uri: URL, timeoutMs: number): Promise<{ document: unknown; headers: Headers }> {
+  let response: Response;
+  try {
+    // No redirects: a redirect could lead off https: or to another host's keys.
+    response = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+  } catch (error) {
+    throw new KeySetError(error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'the request failed');
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new KeySetError(`answered ${response.status}`);
+  }
+  let text: string;
+  try {
+    text = await readCapped(response);
+  } catch (error) {
+    if (error instanceof KeySetError) throw error;
+    throw new KeySetError(error instanceof Error && error.name === 'TimeoutError' ? `no complete body within ${timeoutMs} ms` : 'the body could not be read');
+  }
+  try {
+    return { document: JSON.parse(text), headers: response.headers };
+  } catch {
+    throw new KeySetError('the body is not JSON');
+  }
+}
+
+/**
  * The key set of one issuer, fetched from its jwksUri with the global fetch: bounded in time and
  * size, cached for its max-age, refetched at most once per cool-down, and kept when a later fetch
  * fails, so verification goes on while the issuer is unreachable.
@@ -101,34 +138,12 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): RemoteKeySet {
   let inFlight: Promise<KeySet> | undefined;
 
   async function load(): Promise<{ keys: KeySet; maxAgeMs: number }> {
-    let response: Response;
-    try {
-      // No redirects: a redirect could lead off https: or to another host's keys.
-      response = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
-    } catch (error) {
-      throw new KeySetError(error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'the request failed');
-    }
-    if (response.status !== 200) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new KeySetError(`answered ${response.status}`);
-    }
-    let text: string;
-    try {
-      text = await readCapped(response);
-    } catch (error) {
-      if (error instanceof KeySetError) throw error;
-      throw new KeySetError(error instanceof Error && error.name === 'TimeoutError' ? `no complete body within ${timeoutMs} ms` : 'the body could not be read');
-    }
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      throw new KeySetError('the body is not JSON');
-    }
-    return { keys: importKeySet(document, algorithms), maxAgeMs: maxAgeOf(response.headers.get('cache-control')) };
+    const { document, headers } = await fetchJson(uri, timeoutMs);
+    return { keys: importKeySet(document, algorithms), maxAgeMs: maxAgeOf(headers.get('cache-control')) };
   }
 
   let lastError = 'not fetched yet';
+  let lastFetchFailed = false;
 
   async function fetchOnce(): Promise<KeySet> {
     lastFetchAt = clock.now();
@@ -136,8 +151,10 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): RemoteKeySet {
       const { keys, maxAgeMs } = await load();
       current = keys;
       freshUntil = clock.now() + maxAgeMs;
+      lastFetchFailed = false;
       return keys;
     } catch (error) {
+      lastFetchFailed = true;
       lastError = error instanceof KeySetError ? error.message : 'unexpected failure';
       if (current) return current;
       throw unavailable();
@@ -151,6 +168,9 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): RemoteKeySet {
   return {
     get current() {
       return current;
+    },
+    get lastFetchFailed() {
+      return lastFetchFailed;
     },
     due() {
       return current === undefined || clock.now() >= freshUntil;
