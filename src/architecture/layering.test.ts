@@ -81,7 +81,9 @@ describe('layering of src/', () => {
   it('the verification core imports nothing but itself and node:crypto', () => {
     const core = edges.filter((edge) => under(edge.from, 'verify'));
     assert.ok(core.length > 0, 'src/verify/ exists and imports something');
-    const outside = core.filter((edge) => (edge.local ? !under(edge.to, 'verify') : !['node:crypto', 'node:buffer'].includes(edge.to)));
+    // Each middleware adapter may name its own framework (for types: the SDK's test proves none is loaded).
+    const framework = (edge: { from: string; to: string }) => edge.from === `verify/sdk/middleware/${edge.to}.ts`;
+    const outside = core.filter((edge) => (edge.local ? !under(edge.to, 'verify') : !['node:crypto', 'node:buffer'].includes(edge.to) && !framework(edge)));
     assert.deepEqual(show(outside), []);
   });
 

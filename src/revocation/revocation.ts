@@ -1,26 +1,7 @@
-/**
- * A fact that makes access tokens invalid before their `exp`:
- * - `jti`: that one token;
- * - `sid`: every token of that session;
- * - `user`: every token of that user issued before `at` (revoke-all);
- * - `disabled`: every token of that user while disabled;
- * - `api_key`: that API key (its id), so a verifier caching API-key checks drops it at once.
- * Each lives until `expiresAt`, when every token it can affect has expired anyway.
- */
-export const revocationKinds = ['jti', 'sid', 'user', 'disabled', 'api_key'] as const;
+import type { Revocation, RevocationChange } from '../verify/revocation-state.js';
 
-export type RevocationKind = (typeof revocationKinds)[number];
-
-export interface Revocation {
-  kind: RevocationKind;
-  subject: string;
-  /** Milliseconds since the epoch. */
-  at: number;
-  expiresAt: number;
-}
-
-/** A change to fan out: a new revocation, or a user enabled again (the `disabled` entry ends). */
-export type RevocationChange = { type: 'revoked'; revocation: Revocation } | { type: 'enabled'; userId: string };
+// The facts themselves live in the verification core, which the SDK shares (src/verify/revocation-state.ts).
+export { revocationKinds, type Revocation, type RevocationChange, type RevocationKind } from '../verify/revocation-state.js';
 
 /** Hears the revocation changes of every instance. */
 export interface RevocationSubscriber {

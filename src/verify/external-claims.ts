@@ -1,7 +1,6 @@
 import { maxTokenBytes } from './access-token-checks.js';
-import { isHighS, toLowS } from './algorithms.js';
 import type { VerifyClock } from './claims.js';
-import { verifyJws, type KeyLookup } from './jws.js';
+import { isHighS, lowSTwin, type Base64url, type PinnedKey, type PinnedKeyLookup, type VerifiedJwsOf } from './jws-structure.js';
 import { refuse, type Refusal } from './result.js';
 
 /*
@@ -20,7 +19,7 @@ export interface ExternalClaims {
 }
 
 export interface ExternalTokenPolicy {
-  keys: KeyLookup;
+  keys: PinnedKeyLookup<PinnedKey>;
   /** The one issuer accepted. */
   issuer: string;
   /** This verifier's audience: in `aud`, or, when the token has no `aud`, its `client_id` (Cognito). */
@@ -82,42 +81,59 @@ export function createExternalClaimsCheck(policy: Omit<ExternalTokenPolicy, 'key
 
 const segment = /^[A-Za-z0-9_-]+$/;
 
+/** A compact JWS check of either runtime (node:crypto or Web Crypto): the same rules, jws-structure.ts. */
+export interface JwsCheck {
+  verify(token: string, keys: PinnedKeyLookup<PinnedKey>): VerifiedJwsOf<PinnedKey> | Refusal | Promise<VerifiedJwsOf<PinnedKey> | Refusal>;
+  readonly base64url: Base64url;
+}
+
 /**
  * Tessera signs ES256 with a low s and refuses the high-s twin, so each of its tokens has one
  * signature. Other signers pick either s at random, half of their tokens high; (r, s) verifies
  * exactly when (r, n − s) does, so a high-s external token under an ES256 key is checked again
- * with its low-s twin. The key,
- * the algorithm and every other check stay the core's.
+ * with its low-s twin. The key, the algorithm and every other check stay the core's.
  */
-function withLowS(token: string): string {
+function withLowS(token: string, codec: Base64url): string {
   const lastDot = token.lastIndexOf('.');
   const signaturePart = token.slice(lastDot + 1);
   if (lastDot < 0 || signaturePart.length !== 86 || !segment.test(signaturePart)) return token;
-  const signature = Buffer.from(signaturePart, 'base64url');
+  const signature = codec.decode(signaturePart);
   if (signature.length !== 64 || !isHighS(signature)) return token;
-  return `${token.slice(0, lastDot + 1)}${toLowS(signature).toString('base64url')}`;
+  return `${token.slice(0, lastDot + 1)}${codec.encode(lowSTwin(signature))}`;
 }
 
-/** The external verifier on node:crypto: size cap, the JWS core, then the checks above. Never throws for any input. */
-export function createExternalTokenVerifier(policy: ExternalTokenPolicy): { verify(token: unknown): ExternalTokenResult } {
+/** The external verifier: size cap, the JWS core, then the checks above. Never throws (or rejects) for any input. */
+export function createExternalTokenVerifier(policy: ExternalTokenPolicy, jws: JwsCheck): { verify(token: unknown): ExternalTokenResult | Promise<ExternalTokenResult> } {
   const check = createExternalClaimsCheck(policy);
   const tooLarge = refuse('too_large', 'token too large or not a string');
+
+  function after(token: string, result: VerifiedJwsOf<PinnedKey> | Refusal, keyAlg: string | undefined): ExternalTokenResult | Promise<ExternalTokenResult> {
+    // Only for an ES256 key: an Ed25519 signature is 64 bytes too, and has no twin.
+    if (!result.ok && result.reason === 'bad_signature' && keyAlg === 'ES256') {
+      const lowered = withLowS(token, jws.base64url);
+      if (lowered !== token) {
+        const again = jws.verify(lowered, policy.keys);
+        return again instanceof Promise ? again.then(finish) : finish(again);
+      }
+    }
+    return finish(result);
+  }
+
+  function finish(result: VerifiedJwsOf<PinnedKey> | Refusal): ExternalTokenResult {
+    if (!result.ok) return result;
+    return check(result.header, result.payload);
+  }
+
   return {
     verify(token) {
       if (typeof token !== 'string' || token.length > maxTokenBytes) return tooLarge;
       let keyAlg: string | undefined;
-      let jws = verifyJws(token, (kid) => {
+      const result = jws.verify(token, (kid) => {
         const key = policy.keys(kid);
         keyAlg = key?.alg;
         return key;
       });
-      // Only for an ES256 key: an Ed25519 signature is 64 bytes too, and has no twin.
-      if (!jws.ok && jws.reason === 'bad_signature' && keyAlg === 'ES256') {
-        const lowered = withLowS(token);
-        if (lowered !== token) jws = verifyJws(lowered, policy.keys);
-      }
-      if (!jws.ok) return jws;
-      return check(jws.header, jws.payload);
+      return result instanceof Promise ? result.then((done) => after(token, done, keyAlg)) : after(token, result, keyAlg);
     },
   };
 }

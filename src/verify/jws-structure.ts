@@ -31,6 +31,16 @@ export function isHighS(signature: Uint8Array): boolean {
   return readBigInt(signature.subarray(32)) > p256HalfOrder;
 }
 
+/** The low-s twin (r, n − s) of an ES256 signature R || S with a high s; the signature itself otherwise. */
+export function lowSTwin(signature: Uint8Array): Uint8Array {
+  if (!isHighS(signature)) return signature;
+  let flipped = (p256Order - readBigInt(signature.subarray(32))).toString(16).padStart(64, '0');
+  const twin = new Uint8Array(64);
+  twin.set(signature.subarray(0, 32));
+  for (let i = 0; i < 32; i += 1, flipped = flipped.slice(2)) twin[32 + i] = Number.parseInt(flipped.slice(0, 2), 16);
+  return twin;
+}
+
 /** What a path verifies with: a key pinned to its one algorithm, and the one length its signatures have. */
 export interface PinnedKey {
   readonly alg: JwsAlgorithm;

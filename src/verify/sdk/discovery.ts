@@ -2,7 +2,8 @@ import type { JwsAlgorithm } from '../algorithms.js';
 import type { VerifyClock } from '../claims.js';
 import { VerifyError } from './errors.js';
 import { createRemoteKeySet, fetchJson, isLoopback, refetchCooldownMs, type RemoteKeySet } from './jwks.js';
-import { KeySetError, type KeySet } from './keys.js';
+import type { CryptoBackend, SdkKeySet as KeySet } from './backend.js';
+import { KeySetError } from './jwk-rules.js';
 
 /** A discovery document is trusted this long, then fetched again at the next verification that needs keys. */
 export const discoveryMaxAgeMs = 60 * 60_000;
@@ -58,6 +59,7 @@ export interface DiscoveredKeySetOptions {
   algorithms: readonly JwsAlgorithm[];
   clock: VerifyClock;
   fetchTimeoutMs: number;
+  backend: CryptoBackend;
 }
 
 /**
@@ -68,7 +70,7 @@ export interface DiscoveredKeySetOptions {
  * Behaves as a RemoteKeySet, so the verifier treats every fetched source alike.
  */
 export function createDiscoveredKeySet(options: DiscoveredKeySetOptions): RemoteKeySet {
-  const { issuer, algorithms, clock, fetchTimeoutMs } = options;
+  const { issuer, algorithms, clock, fetchTimeoutMs, backend } = options;
   const url = discoveryUrl(issuer);
   let keySet: (RemoteKeySet & { readonly uri: URL }) | undefined;
   /** The set of a jwks_uri the document no longer names, serving until the new one loads. */
@@ -93,7 +95,7 @@ export function createDiscoveredKeySet(options: DiscoveredKeySetOptions): Remote
     documentFreshUntil = clock.now() + discoveryMaxAgeMs;
     if (keySet && keySet.uri.href === uri.href) return;
     if (keySet?.current) retired = keySet;
-    keySet = Object.assign(createRemoteKeySet({ uri, algorithms, clock, fetchTimeoutMs }), { uri });
+    keySet = Object.assign(createRemoteKeySet({ uri, algorithms, clock, fetchTimeoutMs, backend }), { uri });
   }
 
   function documentDue(): boolean {

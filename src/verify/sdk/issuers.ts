@@ -1,14 +1,14 @@
-import { createAccessTokenVerifier } from '../access-token.js';
-import { isJwsAlgorithm, jwsAlgorithms, type JwsAlgorithm } from '../algorithms.js';
+import { createAccessTokenChecks } from '../access-token-checks.js';
 import type { VerifyClock } from '../claims.js';
-import { createExternalTokenVerifier } from '../external-claims.js';
-import type { KeyLookup } from '../jws.js';
+import { createExternalTokenVerifier, type ExternalTokenResult } from '../external-claims.js';
+import { isJwsAlgorithm, jwsAlgorithms, type JwsAlgorithm, type PinnedKeyLookup } from '../jws-structure.js';
 import { refuse, type Refusal } from '../result.js';
+import type { CryptoBackend, MaybePromise, SdkKey, SdkKeySet } from './backend.js';
 import { isClaimMapping, mapPermissions, mapRoles, type ClaimMapping } from './claims-mapping.js';
 import { createDiscoveredKeySet } from './discovery.js';
 import { VerifyError } from './errors.js';
+import { checkKeySet, KeySetError } from './jwk-rules.js';
 import { createRemoteKeySet, parseJwksUri, type RemoteKeySet } from './jwks.js';
-import { importKeySet, KeySetError, type KeySet } from './keys.js';
 
 /**
  * How an issuer's tokens are checked. `tessera`: Tessera's own access tokens, with every check the
@@ -70,6 +70,8 @@ export interface IssuerDefaults {
   leewaySeconds: number;
   clock: VerifyClock;
   fetchTimeoutMs: number;
+  /** Where keys are imported and signatures checked (node:crypto or Web Crypto). */
+  backend: CryptoBackend;
 }
 
 export type IssuerResult = { readonly ok: true; readonly claims: VerifiedClaims } | Refusal;
@@ -80,8 +82,10 @@ export interface IssuerVerifier {
   readonly kind: IssuerKind;
   /** The fetched key set (a jwksUri or discovery); undefined for static keys. */
   readonly remote: RemoteKeySet | undefined;
-  /** Signature and claims with this issuer's keys only; synchronous, never throws. */
-  check(token: string): IssuerResult;
+  /** Static keys a backend imports asynchronously (Web Crypto): settled before the first check. */
+  readonly importing: Promise<void> | undefined;
+  /** Signature and claims with this issuer's keys only; synchronous on node:crypto, never throws (or rejects). */
+  check(token: string): MaybePromise<IssuerResult>;
 }
 
 export function invalidOptions(message: string): VerifyError {
@@ -101,24 +105,49 @@ export function allowedAlgorithms(value: unknown, fallback: readonly JwsAlgorith
   return [...new Set(value)];
 }
 
-function keySource(options: IssuerOptions, issuer: string, algorithms: readonly JwsAlgorithm[], defaults: IssuerDefaults, where: string): { lookup: KeyLookup; remote: RemoteKeySet | undefined } {
+interface KeySource {
+  lookup: PinnedKeyLookup<SdkKey>;
+  remote: RemoteKeySet | undefined;
+  importing: Promise<void> | undefined;
+}
+
+function keySource(options: IssuerOptions, issuer: string, algorithms: readonly JwsAlgorithm[], defaults: IssuerDefaults, where: string): KeySource {
   if (options.jwksUri !== undefined && options.keys !== undefined) throw invalidOptions(`${where}: give at most one of jwksUri and keys`);
+  const { backend } = defaults;
   if (options.keys !== undefined) {
-    let keys: KeySet;
+    const refused = (error: unknown) => invalidOptions(`${where} keys: ${error instanceof KeySetError ? error.message : 'not a JWKS document'}`);
+    // The document's rules at once, on every runtime, so a misconfiguration fails at start-up.
     try {
-      keys = importKeySet(options.keys, algorithms);
+      checkKeySet(options.keys, algorithms);
     } catch (error) {
-      throw invalidOptions(`${where} keys: ${error instanceof KeySetError ? error.message : 'not a JWKS document'}`);
+      throw refused(error);
     }
-    return { lookup: (kid) => keys.get(kid), remote: undefined };
+    let keys: SdkKeySet | undefined;
+    let imported: MaybePromise<SdkKeySet>;
+    try {
+      imported = backend.importKeySet(options.keys, algorithms);
+    } catch (error) {
+      throw refused(error);
+    }
+    if (!(imported instanceof Promise)) {
+      keys = imported;
+      return { lookup: (kid) => keys!.get(kid), remote: undefined, importing: undefined };
+    }
+    // Web Crypto imports asynchronously: verifications wait for it, and see its failure.
+    const importing = imported.then(
+      (done) => void (keys = done),
+      (error: unknown) => Promise.reject(refused(error)),
+    );
+    importing.catch(() => undefined);
+    return { lookup: (kid) => keys?.get(kid), remote: undefined, importing };
   }
   const { clock, fetchTimeoutMs } = defaults;
   const remote =
     options.jwksUri !== undefined
-      ? createRemoteKeySet({ uri: parseJwksUri(options.jwksUri), algorithms, clock, fetchTimeoutMs })
-      : createDiscoveredKeySet({ issuer, algorithms, clock, fetchTimeoutMs });
+      ? createRemoteKeySet({ uri: parseJwksUri(options.jwksUri), algorithms, clock, fetchTimeoutMs, backend })
+      : createDiscoveredKeySet({ issuer, algorithms, clock, fetchTimeoutMs, backend });
   // Read at each lookup, so a refetched set is used at once; never a key named or carried by the token.
-  return { lookup: (kid) => remote.current?.get(kid), remote };
+  return { lookup: (kid) => remote.current?.get(kid), remote, importing: undefined };
 }
 
 /**
@@ -140,28 +169,45 @@ export function createIssuerVerifier(options: IssuerOptions, defaults: IssuerDef
       throw invalidOptions(`${where}.${name} must be ${name === 'tokenUse' ? 'a non-empty string' : 'a claim name or a function'}`);
     }
   }
-  const { lookup, remote } = keySource(options, issuer, algorithms, defaults, where);
-  const { clock, leewaySeconds } = defaults;
+  const { lookup, remote, importing } = keySource(options, issuer, algorithms, defaults, where);
+  const { clock, leewaySeconds, backend } = defaults;
 
   if (kind === 'tessera') {
-    const core = createAccessTokenVerifier({ keys: lookup, issuer, audience, clock, leewaySeconds });
-    return { issuer, kind, remote, check: (token) => core.verify(token) };
+    const { sized, tooLarge, afterSignature } = createAccessTokenChecks({ issuer, audience, clock, leewaySeconds });
+    return {
+      issuer,
+      kind,
+      remote,
+      importing,
+      check(token) {
+        if (!sized(token)) return tooLarge;
+        const jws = backend.verifyJws(token, lookup);
+        return jws instanceof Promise ? jws.then(afterSignature) : afterSignature(jws);
+      },
+    };
   }
 
-  const external = createExternalTokenVerifier({ keys: lookup, issuer, audience, clock, leewaySeconds, ...(options.tokenUse === undefined ? {} : { tokenUse: options.tokenUse }) });
+  const external = createExternalTokenVerifier(
+    { keys: lookup, issuer, audience, clock, leewaySeconds, ...(options.tokenUse === undefined ? {} : { tokenUse: options.tokenUse }) },
+    { verify: (token, keys) => backend.verifyJws(token, keys), base64url: backend.base64url },
+  );
   const { permissions: permissionsMapping, roles: rolesMapping } = options;
+  function mapped(result: ExternalTokenResult): IssuerResult {
+    if (!result.ok) return result;
+    const permissions = mapPermissions(result.claims, permissionsMapping);
+    if (typeof permissions === 'string') return refuse('invalid_claim', 'the permissions claim is not a list of strings');
+    const roles = mapRoles(result.claims, rolesMapping);
+    if (typeof roles === 'string') return refuse('invalid_claim', 'the roles claim is not a list of strings');
+    return { ok: true, claims: { ...result.claims, roles, permissions } };
+  }
   return {
     issuer,
     kind,
     remote,
+    importing,
     check(token) {
       const result = external.verify(token);
-      if (!result.ok) return result;
-      const permissions = mapPermissions(result.claims, permissionsMapping);
-      if (typeof permissions === 'string') return refuse('invalid_claim', 'the permissions claim is not a list of strings');
-      const roles = mapRoles(result.claims, rolesMapping);
-      if (typeof roles === 'string') return refuse('invalid_claim', 'the roles claim is not a list of strings');
-      return { ok: true, claims: { ...result.claims, roles, permissions } };
+      return result instanceof Promise ? result.then(mapped) : mapped(result);
     },
   };
 }

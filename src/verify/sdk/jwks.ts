@@ -1,7 +1,10 @@
-import type { JwsAlgorithm } from '../algorithms.js';
 import type { VerifyClock } from '../claims.js';
+import type { JwsAlgorithm } from '../jws-structure.js';
+import type { CryptoBackend, SdkKeySet } from './backend.js';
 import { VerifyError } from './errors.js';
-import { importKeySet, KeySetError, type KeySet } from './keys.js';
+import { KeySetError } from './jwk-rules.js';
+
+type KeySet = SdkKeySet;
 
 /** Larger JWKS bodies are refused while streaming, before parsing. */
 export const maxJwksBytes = 1024 * 1024;
@@ -19,6 +22,8 @@ export interface RemoteKeySetOptions {
   clock: VerifyClock;
   /** Aborts a fetch (headers and body) after this long (default 5 s). */
   fetchTimeoutMs?: number;
+  /** Imports the fetched keys (node:crypto or Web Crypto). */
+  backend: CryptoBackend;
 }
 
 export interface RemoteKeySet {
@@ -90,7 +95,13 @@ async function readCapped(response: Response): Promise<string> {
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(body);
 }
 
 /**
@@ -139,7 +150,7 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): RemoteKeySet {
 
   async function load(): Promise<{ keys: KeySet; maxAgeMs: number }> {
     const { document, headers } = await fetchJson(uri, timeoutMs);
-    return { keys: importKeySet(document, algorithms), maxAgeMs: maxAgeOf(headers.get('cache-control')) };
+    return { keys: await options.backend.importKeySet(document, algorithms), maxAgeMs: maxAgeOf(headers.get('cache-control')) };
   }
 
   let lastError = 'not fetched yet';

@@ -82,6 +82,20 @@ describe('tessera/verify as an installed package', () => {
     });
   });
 
+  it('loads the Express, Fastify and Hono middlewares without their frameworks installed', () => {
+    const middlewares = `
+const names = [];
+for (const subpath of ['express', 'fastify', 'hono']) {
+  const { tesseraAuth } = await import('tessera/verify/' + subpath);
+  names.push(subpath + ':' + typeof tesseraAuth);
+}
+console.log(JSON.stringify(names));
+`;
+    writeFileSync(join(dir, 'middlewares.mjs'), middlewares);
+    const output = execFileSync(process.execPath, ['middlewares.mjs'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    assert.deepEqual(JSON.parse(output), ['express:function', 'fastify:function', 'hono:function']);
+  });
+
   it('ships its types, which a TypeScript consumer resolves through the exports map', () => {
     const types = join(dir, 'node_modules/tessera/dist/verify/sdk/index.d.ts');
     assert.ok(existsSync(types), 'dist/verify/sdk/index.d.ts');
