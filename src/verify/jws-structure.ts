@@ -65,6 +65,19 @@ const forbiddenHeaderMembers = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256', '
 
 const segment = /^[A-Za-z0-9_-]+$/;
 
+const base64urlDigits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether a segment of base64url characters (checked before) is the one unpadded encoding of
+ * `byteLength` bytes: exactly as many characters, and the bits of the last one past the bytes
+ * zero (RFC 4648 §3.5). Cheaper than encoding the decoded bytes again and comparing.
+ */
+export function isCanonicalBase64url(part: string, byteLength: number): boolean {
+  if (part.length !== Math.ceil((byteLength * 4) / 3)) return false;
+  const spareBits = (part.length * 6) % 8;
+  return spareBits === 0 || (base64urlDigits.indexOf(part[part.length - 1]!) & ((1 << spareBits) - 1)) === 0;
+}
+
 function decodeJsonObject(part: string, codec: Base64url): Record<string, unknown> | 'not JSON' | 'not a JSON object' {
   let value: unknown;
   try {
@@ -150,9 +163,10 @@ export function prepareJws<K extends PinnedKey>(token: string, keys: PinnedKeyLo
   if (header.alg !== key.alg) {
     return isJwsAlgorithm(header.alg) ? refuse('alg_mismatch', 'alg does not match the key') : refuse('unsupported_alg', 'alg is not an asymmetric algorithm we verify');
   }
+  // Exactly one encoding per signature: its length, and no stray bits in its last character.
+  if (!isCanonicalBase64url(signaturePart, key.signatureLength)) return refuse('bad_signature', 'malformed signature');
   const signature = codec.decode(signaturePart);
-  // Exactly one encoding per signature: no trailing bits, no padding games.
-  if (signature.length !== key.signatureLength || codec.encode(signature) !== signaturePart) return refuse('bad_signature', 'malformed signature');
+  if (signature.length !== key.signatureLength) return refuse('bad_signature', 'malformed signature');
   if (key.alg === 'ES256' && isHighS(signature)) return refuse('bad_signature', 'high-s ECDSA signature');
   return { ok: true, header, signingInput: token.slice(0, lastDot), payloadPart, key, signature };
 }

@@ -53,8 +53,8 @@ const descriptions = {
   unavailable: 'The access token cannot be verified right now; try again later.',
 } as const;
 
-/** RFC 6750 §2.1: `Bearer` (any case), one space, one token68. */
-const bearerPattern = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+/** RFC 6750 §2.1: `Bearer` (any case), one space, one token68: the token68 part. */
+const token68Pattern = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** A quoted-string's content without escapes: visible ASCII and space, less `"` and `\`. */
 const realmPattern = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 /** RFC 6749 §3.3 scope-token. */
@@ -67,9 +67,13 @@ export function parseAuthorization(values: readonly string[]): BearerHeader {
   // Several headers (or one comma-joined by a proxy or the framework) are ambiguous: refuse them.
   if (values.length > 1) return { kind: 'malformed' };
   const value = values[0]!.trim();
+  // The scheme by a prefix compare and the token by one anchored scan: this runs on every request.
+  if (value.length > 7 && value.charCodeAt(6) === 0x20 && value.slice(0, 6).toLowerCase() === 'bearer') {
+    const token = value.slice(7);
+    // A comma (several values joined) or a second space is not one token68: malformed below.
+    if (token68Pattern.test(token)) return { kind: 'token', token };
+  }
   if (value.includes(',')) return { kind: 'malformed' };
-  const match = bearerPattern.exec(value);
-  if (match) return { kind: 'token', token: match[1]! };
   // Another scheme (Basic, Digest, …) carries no bearer credentials: answered as missing ones (RFC 6750 §3.1).
   if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+( |$)/.test(value) && !/^bearer( |$)/i.test(value)) return { kind: 'other_scheme' };
   return { kind: 'malformed' };
