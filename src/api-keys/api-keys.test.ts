@@ -54,7 +54,8 @@ describe('API key format', () => {
       ['padded secret', `${key.slice(0, -1)}=`],
       ['secret alias (non-canonical last character)', `tsk_${id}_${alias}`],
       ['dot separator', `tsk_${id}.${secret}`],
-      ['no separator', `tsk_${id}${secret}A`],
+      // `x`, not the secret's first character, which may be `_` and so a separator after all.
+      ['no separator', `tsk_${id}x${secret}`],
       ['leading blank', ` ${key}`.slice(0, apiKeyLength)],
       ['trailing newline', `${key.slice(0, -1)}\n`],
       ['injected quote', `${key.slice(0, -1)}'`],

@@ -161,7 +161,7 @@ describe('the revocation subscription', () => {
       stream(frame('snapshot', { entries: [entry('jti', 'j3')] }) + ready(9)),
     ]);
     const { subscription, errors } = subscribe(server.url, { apiKey: undefined, headers: () => ({ authorization: `Bearer admin-${(headerCalls += 1)}` }) });
-    await until(() => server.requests.length === 4 && subscription.staleness() === 0, 'fourth connection live');
+    await until(() => server.requests.length === 4 && subscription.staleness() === 0 && subscription.check(token({ jti: 'j2' })) === undefined, 'fourth connection live, its snapshot swapped in');
     assert.deepEqual(
       server.requests.map((headers) => [headers.authorization, headers['last-event-id']]),
       [
